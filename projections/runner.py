@@ -1,0 +1,95 @@
+"""The projection runner: feeds commits to projectors through a backend's view writer.
+
+Projection is idempotent: each row remembers the position ``(seq, index)`` of the last event
+applied to it, and an event at or before that position is skipped. So a runner that died
+half-way through a commit can simply run again from the view's checkpoint.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Optional, Protocol, Sequence
+
+import attrs
+
+from projections.protocol import EventContext, Projector
+from signalstore_es.domain.commits import Commit
+
+
+@attrs.frozen(order=True)
+class RowPosition:
+    """The log position of the event that produced a row state."""
+
+    seq: int
+    index: int
+
+
+class ViewWriter(Protocol):
+    """What a backend offers the runner: rows with positions, history, checkpoints."""
+
+    def read_row(self, view: str, row_id: str) -> tuple[Optional[dict[str, Any]], Optional[RowPosition]]:
+        """The current document of a row (None if absent) and the position that wrote it."""
+        ...
+
+    def write_row(self, view: str, row_id: str, document: Optional[dict[str, Any]],
+                  position: RowPosition) -> None:
+        """Replace the current row (None deletes it) and close/open its history interval."""
+        ...
+
+    def checkpoint(self, view: str) -> int:
+        """The seq of the last commit fully applied to ``view`` (0 if none)."""
+        ...
+
+    def set_checkpoint(self, view: str, seq: int) -> None: ...
+
+
+class ProjectionRunner:
+    """Applies commits to a set of projectors, each from its own checkpoint."""
+
+    def __init__(self, projectors: Sequence[Projector]) -> None:
+        self.projectors = tuple(projectors)
+
+    @property
+    def views(self) -> tuple[str, ...]:
+        return tuple(p.view for p in self.projectors)
+
+    def apply(self, commits: Iterable[Commit], writer: ViewWriter) -> tuple[int, int]:
+        """Apply ``commits`` (in seq order) to every projector that has not seen them.
+
+        Returns how many commits and events were replayed into at least one view.
+        """
+        replayed_commits = replayed_events = 0
+        checkpoints = {p.view: writer.checkpoint(p.view) for p in self.projectors}
+        for commit in commits:
+            pending = [p for p in self.projectors if checkpoints[p.view] < commit.seq]
+            for projector in pending:
+                _apply_commit(projector, commit, writer)
+                writer.set_checkpoint(projector.view, commit.seq)
+                checkpoints[projector.view] = commit.seq
+            if pending:
+                replayed_commits += 1
+                replayed_events += len(commit.events)
+        return replayed_commits, replayed_events
+
+
+def _apply_commit(projector: Projector, commit: Commit, writer: ViewWriter) -> None:
+    for index, event in enumerate(commit.events):
+        if event.event_type not in projector.event_types:
+            continue
+        context = EventContext(seq=commit.seq, index=index, commit_id=commit.commit_id,
+                               committed_at=commit.committed_at, actor=commit.actor,
+                               message=commit.message)
+        _apply_event(projector, event, context, writer)
+
+
+def _apply_event(projector: Projector, event: Any, context: EventContext, writer: ViewWriter) -> None:
+    row_id = projector.row_id(event, context)
+    if row_id is None:
+        return
+    position = RowPosition(context.seq, context.index)
+    row, written_at = writer.read_row(projector.view, row_id)
+    if written_at is not None and written_at >= position:
+        return  # already applied by a runner that died before its checkpoint
+    new_row = projector.apply(row, event, context)
+    if new_row is None and row is None:
+        return
+    writer.write_row(projector.view, row_id, new_row, position)

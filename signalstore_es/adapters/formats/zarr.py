@@ -1,0 +1,137 @@
+"""``ZarrDataArrayAdapter``: an xarray DataArray as a Zarr format 3 group (a directory).
+
+Written with zarr-python directly: one array per variable (the data under the DataArray's
+name, or ``__xarray_dataarray_variable__``, and one per coordinate), ``dimension_names`` set
+so that ``xarray.open_zarr`` can also read it, and the blob layout (JSON, see
+``xarray_content``) in the group attribute ``signalstore_es``. Each slab is hashed and written
+as exactly one Zarr chunk, so the data are read once and no chunk is read back or rewritten.
+Chunks hold about 4 MiB, are compressed with zarr's default codec (zstd, or the
+``compressors`` given to the adapter) and are always written, even when equal to
+the fill value, so every stored bit (NaN payloads, -0.0) comes back.
+
+Stored forms: every numeric dtype, bool, complex, datetime64 and timedelta64 natively (Zarr
+v3 core types and zarr-python's ``numpy.datetime64`` / ``numpy.timedelta64`` types, no
+warning); fixed-width unicode and object arrays of ``str`` as Zarr's variable-length UTF-8
+string type (the fixed-width UTF-32 type has no Zarr v3 specification and warns), converted
+back to the original dtype on read. Strings with lone surrogates are refused (not UTF-8).
+
+Reading opens the arrays named in the layout directly (no directory listing), so it costs a
+few small reads on object stores and ignores the blob store's ``.complete`` marker. With
+``lazy=True`` each variable is a dask array over the Zarr chunks.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import dask.array
+import fsspec
+import numpy as np
+import xarray as xr
+import zarr
+import zarr.storage
+
+from signalstore_es.adapters.formats.hashing import ContentHasher
+from signalstore_es.adapters.formats.xarray_content import (METADATA_ATTR,
+                                                            DataArrayContent, VariableSpec,
+                                                            build_dataarray, checked_strings)
+from signalstore_es.adapters.fsspec.blob_store import local_path
+from signalstore_es.errors import ValidationError
+from signalstore_es.ports.data_adapter import DataAdapter, WrittenBlob
+
+#: 4 MiB chunks: zstd-compressing 16 MiB chunks one at a time measured 2.5x slower
+ZARR_CHUNK_BYTES = 4 * 2**20
+_RESERVED_KEYS = frozenset({"zarr.json"})  # would collide with the group's own metadata file
+
+
+class ZarrDataArrayAdapter(DataAdapter):
+    """Stores ``xarray.DataArray`` objects as Zarr v3 directories (see the module docstring)."""
+
+    name = "xarray.dataarray.zarr"
+    file_format = "zarr"
+    extension = ".zarr"
+    is_directory = True
+
+    def __init__(self, *, chunk_bytes: int = ZARR_CHUNK_BYTES, compressors: Any = "auto") -> None:
+        self.chunk_bytes = chunk_bytes
+        self.compressors = compressors
+
+    def __repr__(self) -> str:
+        return f"<ZarrDataArrayAdapter chunk_bytes={self.chunk_bytes} compressors={self.compressors!r}>"
+
+    def handles(self, obj: Any) -> bool:
+        return isinstance(obj, xr.DataArray)
+
+    def is_address_cheap(self, obj: Any) -> bool:
+        """True unless the data are dask-backed (hashing first would compute them twice)."""
+        return getattr(obj, "chunks", None) is None
+
+    def content_address(self, obj: Any) -> str:
+        return DataArrayContent(obj, chunk_bytes=self.chunk_bytes).address()
+
+    def write(self, obj: Any, fs: fsspec.AbstractFileSystem, path: str) -> WrittenBlob:
+        """Write ``obj`` as a new Zarr group at ``path`` on ``fs`` while hashing it.
+
+        On failure ``path`` may hold a partial tree; the caller (the blob store) removes it.
+
+        Raises
+        ------
+        ValidationError
+            For a dtype, value or name Zarr cannot hold exactly (see the module docstring).
+        """
+        content = DataArrayContent(obj, chunk_bytes=self.chunk_bytes)
+        _check_keys(content)
+        group = zarr.create_group(_store(fs, path, read_only=False), zarr_format=3,
+                                  attributes={METADATA_ATTR: content.metadata()})
+        arrays = {spec.key: _create_array(group, spec, self.compressors) for spec in content.specs}
+        hasher = ContentHasher()
+        for spec, selection, block in content.iter_blocks(hasher):
+            arrays[spec.key][selection or ...] = _encode(block)
+        return WrittenBlob(address=hasher.address(), size=_tree_size(fs, path), shape=content.shape,
+                           dtype=str(obj.dtype))
+
+    def read(self, fs: fsspec.AbstractFileSystem, path: str, *, lazy: bool = False) -> Any:
+        """Load the DataArray at ``path``: in memory, or dask-backed if ``lazy``."""
+        group = zarr.open_group(_store(fs, path, read_only=True), mode="r", zarr_format=3)
+        metadata = group.attrs.get(METADATA_ATTR)
+
+        def load(key: str) -> Any:
+            array = group[key]
+            return dask.array.from_zarr(array) if lazy else np.asarray(array[...])
+
+        return build_dataarray(metadata, load)
+
+
+def _store(fs: fsspec.AbstractFileSystem, path: str, *, read_only: bool) -> Any:
+    local = local_path(fs, path)
+    if local is not None:  # zarr's own local store: no async wrapper around a sync filesystem
+        return zarr.storage.LocalStore(local, read_only=read_only)
+    return zarr.storage.FsspecStore.from_mapper(fs.get_mapper(path), read_only=read_only)
+
+
+def _check_keys(content: DataArrayContent) -> None:
+    for spec in content.specs:
+        if spec.key in _RESERVED_KEYS:
+            raise ValidationError(f"variable name {spec.key!r} cannot be stored in zarr: it is the "
+                                  "name of Zarr's metadata file")
+
+
+def _create_array(group: Any, spec: VariableSpec, compressors: Any) -> Any:
+    dtype = str if spec.dtype.kind in "UO" else spec.dtype
+    return group.create_array(spec.key, shape=spec.shape, dtype=dtype, chunks=spec.chunks,
+                              dimension_names=list(spec.dims), compressors=compressors,
+                              config={"write_empty_chunks": True})
+
+
+def _encode(block: np.ndarray) -> np.ndarray:
+    if block.dtype.kind in "UO":
+        return checked_strings(block, file_format="zarr")
+    return block
+
+
+def _tree_size(fs: fsspec.AbstractFileSystem, path: str) -> int:
+    local = local_path(fs, path)
+    if local is None:
+        return int(fs.du(path, total=True))
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(local) for f in files)

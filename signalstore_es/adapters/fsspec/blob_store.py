@@ -1,0 +1,363 @@
+"""Content-addressed, write-once blobs on any fsspec filesystem.
+
+Layout: ``<project>/blobs/<algorithm>/<hex[0:2]>/<hex[2:4]>/<hex><extension>``.
+
+Publishing (why it is safe):
+
+* An object is first written under a temporary sibling ``<path>.tmp-<uuid hex>``, never at
+  its final path, so a crash leaves only a temporary that :meth:`iter_temporaries` reports
+  to ``gc``.
+* A single-file blob is published by one rename. On a local disk the file is fsync'ed and
+  then hard-linked to the final name, which fails instead of replacing if another writer was
+  first: an existing blob is never overwritten. Elsewhere (memory, S3, ...) the blob is moved
+  only if the final path is still free; two racing writers of one address hold the same
+  logical content, so whichever move lands last leaves one complete, correct blob.
+* A directory blob (Zarr) is complete only once ``<path>/.complete`` exists; the marker is
+  written last. On a local disk the tree is fsync'ed and renamed in one atomic step, which
+  fails if another writer's tree is already there (then that tree is complete and only the
+  marker may be missing). Elsewhere each file is moved to the final tree and the marker is
+  written after the last one, so a marker never precedes its files.
+
+Dedup: ``put`` asks the adapter for the address first when that is cheap (in-memory data
+hash at GB/s without writing), and writes nothing if a complete blob exists. For lazy
+(dask-backed) objects the address would cost a second full computation, so the object is
+written to a temporary while it is hashed, and the temporary is discarded if the blob exists.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Iterator
+
+import fsspec
+from fsspec.implementations.dirfs import DirFileSystem
+from fsspec.implementations.local import LocalFileSystem
+
+from signalstore_es.errors import (IntegrityError, NotFoundError, SignalStoreError, StorageError,
+                                   ValidationError)
+from signalstore_es.ports.data_adapter import DataAdapter, WrittenBlob
+
+ADDRESS_ALGORITHM = "blake3"
+MARKER_NAME = ".complete"
+_ADDRESS_RE = re.compile(rf"^{ADDRESS_ALGORITHM}:([0-9a-f]{{64}})$")
+_EXTENSION_RE = re.compile(r"^(?:\.[A-Za-z0-9_+-]{1,16}){0,3}$")
+_TEMP_RE = re.compile(r"\.tmp-[0-9a-f]{32}$")
+_LEAF_RE = re.compile(r"^([0-9a-f]{64})(.*)$")
+_PREFIX_RE = re.compile(r"^[0-9a-f]{2}$")
+_TAKEN = (errno.EEXIST, errno.ENOTEMPTY)
+
+
+def validate_address(address: Any) -> str:
+    """Return the hex digest of ``address`` (``blake3:`` + 64 lowercase hex) or raise.
+
+    Raises
+    ------
+    ValidationError
+        For anything else, before it can become part of a path.
+    """
+    match = _ADDRESS_RE.match(address) if isinstance(address, str) else None
+    if match is None:
+        raise ValidationError(f"malformed blob address {address!r}: expected "
+                              f"'{ADDRESS_ALGORITHM}:' followed by 64 lowercase hex digits")
+    return match.group(1)
+
+
+def validate_extension(extension: Any) -> str:
+    """Return ``extension`` if it is empty or like ``.nc`` / ``.tar.gz``; else raise."""
+    if not isinstance(extension, str) or not _EXTENSION_RE.match(extension):
+        raise ValidationError(f"malformed blob extension {extension!r}: expected '' or up to "
+                              "three parts like '.nc' of letters, digits, '_', '+' or '-'")
+    return extension
+
+
+def local_path(fs: fsspec.AbstractFileSystem, path: str) -> str | None:
+    """The OS path of ``path`` if ``fs`` is plain local disk (possibly under DirFileSystem).
+
+    Exact types only: a subclass may change how bytes are written, so it is not bypassed.
+    """
+    while type(fs) is DirFileSystem:
+        path = fs._join(path)  # DirFileSystem's own root-prefixing (and '..' guard)
+        fs = fs.fs
+    if type(fs) is LocalFileSystem:
+        return str(LocalFileSystem._strip_protocol(path))
+    return None
+
+
+class FsspecBlobStore:
+    """The :class:`~signalstore_es.ports.BlobStore` of one project on an fsspec filesystem."""
+
+    def __init__(self, fs: fsspec.AbstractFileSystem, project: str) -> None:
+        parts = project.split("/") if isinstance(project, str) else [""]
+        if any(part in ("", ".", "..") for part in parts):
+            raise ValidationError(f"project {project!r} cannot be a blob directory: use a "
+                                  "non-empty name without '.', '..' or empty path segments")
+        self._fs = fs
+        self._made: set[str] = set()
+        self.project = project
+        self.root = f"{project}/blobs/{ADDRESS_ALGORITHM}"
+
+    def __repr__(self) -> str:
+        return f"<FsspecBlobStore {type(self._fs).__name__} root={self.root!r}>"
+
+    def blob_path(self, address: str, extension: str) -> str:
+        """The final path of a blob; validates both parts first."""
+        digest = validate_address(address)
+        return f"{self.root}/{digest[:2]}/{digest[2:4]}/{digest}{validate_extension(extension)}"
+
+    # -- writing ---------------------------------------------------------------------------
+    def put(self, obj: Any, adapter: DataAdapter) -> WrittenBlob:
+        """Write ``obj`` unless a complete blob with its address exists; return its reference.
+
+        Raises
+        ------
+        ValidationError
+            If the adapter refuses the object (nothing is left behind).
+        StorageError
+            If writing or publishing fails; temporaries are removed, nothing becomes visible.
+        """
+        is_cheap = getattr(adapter, "is_address_cheap", lambda _obj: True)(obj)
+        address = adapter.content_address(obj) if is_cheap else None
+        if address is not None:
+            path = self.blob_path(address, adapter.extension)
+            if self._is_complete(path, adapter.is_directory):
+                return self._existing(obj, address, path, adapter)
+        return self._write_and_publish(obj, adapter, address)
+
+    def _write_and_publish(self, obj: Any, adapter: DataAdapter, expected: str | None) -> WrittenBlob:
+        # Unknown address (lazy object): stage under the store root, then publish from there.
+        tmp = (f"{self.root}/staging/pending{adapter.extension}.tmp-{uuid.uuid4().hex}"
+               if expected is None else self._temp_name(self.blob_path(expected, adapter.extension)))
+        try:
+            written = adapter.write(obj, self._fs, tmp)
+            if expected is not None and written.address != expected:
+                raise IntegrityError(f"the object changed while it was stored: hashed as {expected}, "
+                                     f"written as {written.address}; nothing was published")
+            path = self.blob_path(written.address, adapter.extension)
+            if self._is_complete(path, adapter.is_directory):
+                self._remove(tmp)  # another writer published it meanwhile
+                return self._existing(obj, written.address, path, adapter)
+            self._publish(tmp, path, adapter.is_directory)
+            return written
+        except BaseException as err:
+            self._remove(tmp)
+            if isinstance(err, SignalStoreError) or not isinstance(err, Exception):
+                raise
+            raise StorageError(f"could not store blob {expected or '(address not yet known)'} at "
+                               f"{tmp}: {type(err).__name__}: {err}") from err
+
+    @staticmethod
+    def _temp_name(path: str) -> str:
+        return f"{path}.tmp-{uuid.uuid4().hex}"
+
+    def _existing(self, obj: Any, address: str, path: str, adapter: DataAdapter) -> WrittenBlob:
+        size = self._fs.du(path, total=True) if adapter.is_directory else self._fs.size(path)
+        shape = tuple(getattr(obj, "shape", ()))
+        return WrittenBlob(address=address, size=int(size or 0), shape=shape,
+                           dtype=str(getattr(obj, "dtype", "")))
+
+    def _publish(self, tmp: str, path: str, is_directory: bool) -> None:
+        local_tmp, local_final = local_path(self._fs, tmp), local_path(self._fs, path)
+        if local_tmp is not None and local_final is not None:
+            publish = _publish_local_tree if is_directory else _publish_local_file
+            publish(local_tmp, local_final)
+        elif is_directory:
+            self._publish_remote_tree(tmp, path)
+        elif self._fs.exists(path):
+            self._fs.rm(tmp)
+        else:
+            self._move(tmp, path)
+
+    def _publish_remote_tree(self, tmp: str, path: str) -> None:
+        source_root = self._fs._strip_protocol(tmp).rstrip("/")
+        for source in sorted(self._fs.find(tmp)):  # file by file: never nests into `path`
+            relative = self._fs._strip_protocol(source)[len(source_root):].lstrip("/")
+            self._move(source, f"{path}/{relative}")
+        self._remove(tmp)
+        self._fs.pipe_file(f"{path}/{MARKER_NAME}", b"")
+
+    def _move(self, source: str, target: str) -> None:
+        parent = target.rsplit("/", 1)[0]
+        if parent not in self._made:  # fsspec's mv does not create parents on every backend
+            self._fs.makedirs(parent, exist_ok=True)
+            self._made.add(parent)
+        self._fs.mv(source, target)
+
+    # -- reading ---------------------------------------------------------------------------
+    def get(self, address: str, extension: str, adapter: DataAdapter, *, lazy: bool = False) -> Any:
+        """Load the object stored at ``address``.
+
+        Raises
+        ------
+        NotFoundError
+            If no complete blob has that address (never written, deleted or purged).
+        StorageError
+            If the filesystem or the file fails while reading.
+        """
+        path = self.blob_path(address, extension)
+        if not self.exists(address, extension):
+            raise NotFoundError(f"blob {address} ({extension or 'no extension'}) does not exist in "
+                                f"project {self.project!r}; it was never stored, or was deleted",
+                                key=address)
+        try:
+            return adapter.read(self._fs, path, lazy=lazy)
+        except SignalStoreError:
+            raise
+        except Exception as err:
+            raise StorageError(f"could not read blob {address} at {path}: "
+                               f"{type(err).__name__}: {err}") from err
+
+    def exists(self, address: str, extension: str) -> bool:
+        """Whether a complete blob (a file, or a tree with its marker) has that address."""
+        path = self.blob_path(address, extension)
+        return self._guarded(path, lambda: self._fs.isfile(path)
+                             or self._fs.exists(f"{path}/{MARKER_NAME}"))
+
+    def _is_complete(self, path: str, is_directory: bool) -> bool:
+        marker = f"{path}/{MARKER_NAME}"
+        return self._guarded(path, lambda: self._fs.exists(marker) if is_directory
+                             else self._fs.isfile(path))
+
+    # -- deleting and listing --------------------------------------------------------------
+    def delete(self, address: str, extension: str) -> None:
+        """Remove a blob and anything left at its path; deleting a missing blob does nothing.
+
+        The marker goes first, so a half-deleted tree is never taken for a complete blob.
+        """
+        path = self.blob_path(address, extension)
+        self._guarded(path, lambda: self._delete_path(path))
+
+    def _delete_path(self, path: str) -> None:
+        if self._fs.isfile(path):
+            self._fs.rm(path)
+            return
+        if self._fs.exists(f"{path}/{MARKER_NAME}"):
+            self._fs.rm(f"{path}/{MARKER_NAME}")
+        local = local_path(self._fs, path)
+        if local is not None and os.path.isdir(local):
+            trash = self._temp_name(path)  # atomic: the final name never holds a partial tree
+            os.rename(local, str(local_path(self._fs, trash)))
+            path = trash
+        if self._fs.exists(path):
+            self._fs.rm(path, recursive=True)
+
+    def iter_blobs(self) -> Iterator[tuple[str, str, float]]:
+        """Every complete blob as ``(address, extension, modified epoch seconds)``."""
+        for info in self._leaves():
+            match = _LEAF_RE.match(_basename(info))
+            if match is None or _TEMP_RE.search(match.group(2)) or not _EXTENSION_RE.match(match.group(2)):
+                continue
+            address = f"{ADDRESS_ALGORITHM}:{match.group(1)}"
+            if info["type"] != "directory":
+                yield address, match.group(2), _epoch(self._fs, info)
+            elif self._fs.exists(marker := f"{info['name'].rstrip('/')}/{MARKER_NAME}"):
+                yield address, match.group(2), _epoch(self._fs, self._fs.info(marker))
+
+    def iter_temporaries(self) -> Iterator[tuple[str, float]]:
+        """Leftover temporaries (crashed or interrupted writes) as ``(path, modified epoch)``."""
+        for info in [*self._leaves(), *self._ls(f"{self.root}/staging")]:
+            if _TEMP_RE.search(info["name"].rstrip("/")):
+                yield info["name"], self._newest(info)
+
+    def remove_temporary(self, path: str) -> None:
+        """Delete one path reported by :meth:`iter_temporaries` (refuses any other path)."""
+        stripped = "/" + str(self._fs._strip_protocol(path)).strip("/")
+        if not _TEMP_RE.search(stripped) or f"/{self.root}/" not in stripped:
+            raise ValidationError(f"{path!r} is not a temporary of blob store {self.root!r}")
+        self._guarded(path, lambda: self._fs.rm(path, recursive=True))
+
+    def _leaves(self) -> Iterator[dict[str, Any]]:
+        for first in self._ls(self.root):
+            if first["type"] != "directory" or not _PREFIX_RE.match(_basename(first)):
+                continue
+            for second in self._ls(first["name"]):
+                if second["type"] == "directory" and _PREFIX_RE.match(_basename(second)):
+                    yield from self._ls(second["name"])
+
+    def _ls(self, path: str) -> list[dict[str, Any]]:
+        try:
+            return sorted(self._fs.ls(path, detail=True), key=lambda info: info["name"])
+        except FileNotFoundError:
+            return []
+
+    def _newest(self, info: dict[str, Any]) -> float:
+        if info["type"] != "directory" or local_path(self._fs, info["name"]) is not None:
+            return _epoch(self._fs, info)
+        files = self._fs.find(info["name"], detail=True).values()
+        return max((_epoch(self._fs, f) for f in files), default=0.0)
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _remove(self, path: str) -> None:
+        """Best-effort removal of a temporary; what survives is reported to gc later."""
+        try:
+            if self._fs.exists(path):
+                self._fs.rm(path, recursive=True)
+        except Exception:  # noqa: BLE001 - cleanup must not hide the original error
+            pass
+
+    def _guarded(self, path: str, action: Any) -> Any:
+        try:
+            return action()
+        except SignalStoreError:
+            raise
+        except Exception as err:
+            raise StorageError(f"blob filesystem failed at {path}: {type(err).__name__}: {err}") from err
+
+
+def _publish_local_file(tmp: str, final: str) -> None:
+    _fsync(tmp)
+    os.makedirs(os.path.dirname(final), exist_ok=True)
+    try:
+        os.link(tmp, final)  # fails rather than replace: a published blob is never overwritten
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(tmp)
+    _fsync(os.path.dirname(final))
+
+
+def _publish_local_tree(tmp: str, final: str) -> None:
+    for directory, _subdirs, files in os.walk(tmp):
+        for name in files:
+            _fsync(os.path.join(directory, name))
+        _fsync(directory)
+    os.makedirs(os.path.dirname(final), exist_ok=True)
+    try:
+        os.rename(tmp, final)  # atomic; refuses a non-empty target
+    except OSError as err:
+        if err.errno not in _TAKEN:
+            raise
+        LocalFileSystem().rm(tmp, recursive=True)  # the tree there came whole from a rename
+    _fsync(os.path.dirname(final))
+    marker = os.path.join(final, MARKER_NAME)
+    with open(marker, "ab"):
+        pass
+    _fsync(marker)
+    _fsync(final)
+
+
+def _fsync(path: str) -> None:
+    """Flush a file or directory to disk: a committed event must never outlive its blob."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _basename(info: dict[str, Any]) -> str:
+    return str(info["name"]).rstrip("/").rsplit("/", 1)[-1]
+
+
+def _epoch(fs: fsspec.AbstractFileSystem, info: dict[str, Any]) -> float:
+    for key in ("mtime", "created", "LastModified", "last_modified", "updated"):
+        value = info.get(key)
+        if isinstance(value, datetime):
+            return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
+        if isinstance(value, (int, float)):
+            return float(value)
+    modified = fs.modified(info["name"])
+    return (modified if modified.tzinfo else modified.replace(tzinfo=timezone.utc)).timestamp()

@@ -1,0 +1,175 @@
+"""``SqliteBackend``: the log and its views in one SQLite database, projected inline.
+
+One transaction (``BEGIN IMMEDIATE``) checks the head, inserts the commit and its events and
+applies the projections, so the views are always exactly consistent with the log. WAL mode
+lets readers run while one writer appends; several processes may share the file, and a
+busy timeout makes them queue instead of failing with "database is locked".
+
+Durability: ``synchronous=FULL`` by default, so an acknowledged commit survives an
+application crash and a power loss; ``durability="normal"`` survives application crashes
+only (SQLite's WAL + NORMAL trade-off) and is faster.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import sqlite3
+from datetime import datetime
+from typing import Any, Iterator, Mapping, Optional
+
+from projections.runner import ProjectionRunner
+from signalstore_es.adapters.sqlite.schema import LOG_TABLES, drop_view_ddl
+from signalstore_es.adapters.sqlite.views import SqliteViewWriter, find_rows, run_script
+from signalstore_es.domain.codec import JSON_CODEC
+from signalstore_es.domain.commits import Commit
+from signalstore_es.domain.time import from_epoch_ms, to_epoch_ms
+from signalstore_es.errors import StorageError, ValidationError
+from signalstore_es.ports.storage import Head, SeqTakenError, SortSpec
+
+BUSY_TIMEOUT_SECONDS = 60.0
+_SYNC_MODES = {"full": "FULL", "normal": "NORMAL"}
+_PAGE = 500
+
+
+class SqliteBackend:
+    """The embedded :class:`~signalstore_es.ports.storage.StorageBackend`."""
+
+    def __init__(self, path: str, project: str, *, durability: str = "full") -> None:
+        if durability not in _SYNC_MODES:
+            raise ValidationError(f"durability={durability!r}: choose one of {sorted(_SYNC_MODES)}")
+        self.project = project
+        self.path = path
+        self._db = self._connect(path, _SYNC_MODES[durability])
+        self._writer = SqliteViewWriter(self._db)
+
+    def __repr__(self) -> str:
+        return f"SqliteBackend(path={self.path!r}, project={self.project!r})"
+
+    @staticmethod
+    def _connect(path: str, synchronous: str) -> sqlite3.Connection:
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
+                                 check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA synchronous={synchronous}")
+            db.execute("PRAGMA foreign_keys=ON")
+            with _translated(path, "creating the log tables"):
+                run_script(db, "BEGIN IMMEDIATE;" + LOG_TABLES + "COMMIT;")
+            return db
+        except (sqlite3.Error, OSError) as err:
+            raise StorageError(f"cannot open the embedded store at {path!r}: {err}") from err
+
+    # -- the log -----------------------------------------------------------------------------
+    def head(self) -> Head:
+        found = self._db.execute(
+            "SELECT seq, hash, committed_at FROM commits ORDER BY seq DESC LIMIT 1").fetchone()
+        if found is None:
+            return Head(seq=0, hash="", committed_at=None)
+        return Head(seq=found[0], hash=found[1], committed_at=from_epoch_ms(found[2]))
+
+    def read_commits(self, *, after: int = 0, upto: Optional[int] = None) -> Iterator[Commit]:
+        last = after
+        while True:
+            headers = self._db.execute(
+                "SELECT seq, commit_id, committed_at, actor, message, library_version, prev_hash, "
+                "hash FROM commits WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+                (last, upto if upto is not None else 2**62, _PAGE)).fetchall()
+            if not headers:
+                return
+            yield from self._with_events(headers)
+            last = headers[-1][0]
+
+    def _with_events(self, headers: list[tuple[Any, ...]]) -> Iterator[Commit]:
+        events: dict[int, list[Any]] = {h[0]: [] for h in headers}
+        rows = self._db.execute("SELECT seq, body FROM events WHERE seq >= ? AND seq <= ? ORDER BY seq, idx",
+                                (headers[0][0], headers[-1][0]))
+        for seq, body in rows:
+            events[seq].append(JSON_CODEC.event_from_document(json.loads(body)))
+        for seq, commit_id, at, actor, message, version, prev_hash, hash_ in headers:
+            yield Commit(seq=seq, commit_id=commit_id, committed_at=from_epoch_ms(at), actor=actor,
+                         message=message, library_version=version, events=tuple(events[seq]),
+                         prev_hash=prev_hash, hash=hash_)
+
+    def find_commit(self, commit_id: str) -> Optional[Commit]:
+        found = self._db.execute("SELECT seq FROM commits WHERE commit_id = ?", (commit_id,)).fetchone()
+        if found is None:
+            return None
+        return next(self.read_commits(after=found[0] - 1, upto=found[0]))
+
+    def seq_at(self, instant: datetime) -> int:
+        found = self._db.execute("SELECT max(seq) FROM commits WHERE committed_at <= ?",
+                                 (to_epoch_ms(instant),)).fetchone()
+        return int(found[0] or 0)
+
+    def append(self, commit: Commit, runner: ProjectionRunner) -> None:
+        with self._transaction("appending commit %d" % commit.seq):
+            head = self._db.execute("SELECT coalesce(max(seq), 0) FROM commits").fetchone()[0]
+            if head != commit.seq - 1:
+                raise SeqTakenError(commit.seq)
+            self._insert(commit)
+            start = min((self._writer.checkpoint(v) for v in runner.views), default=head)
+            # views are normally at ``head``; a lagging one (a new user projector) replays first
+            backlog = self.read_commits(after=start, upto=head) if start < head else iter(())
+            runner.apply(itertools.chain(backlog, [commit]), self._writer)
+
+    def _insert(self, commit: Commit) -> None:
+        self._db.execute(
+            "INSERT INTO commits VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (commit.seq, commit.commit_id, to_epoch_ms(commit.committed_at), commit.actor,
+             commit.message, commit.library_version, commit.prev_hash, commit.hash))
+        self._db.executemany(
+            "INSERT INTO events (seq, idx, event_type, body) VALUES (?, ?, ?, ?)",
+            ((commit.seq, i, e.event_type, json.dumps(JSON_CODEC.event_to_document(e),
+                                                      separators=(",", ":"), ensure_ascii=False))
+             for i, e in enumerate(commit.events)))
+
+    # -- views -------------------------------------------------------------------------------
+    def catch_up(self, runner: ProjectionRunner) -> None:
+        with self._transaction("catching up the views"):
+            start = min((self._writer.checkpoint(v) for v in runner.views), default=0)
+            if start < self.head().seq:
+                runner.apply(self.read_commits(after=start), self._writer)
+
+    def rebuild(self, runner: ProjectionRunner) -> tuple[int, int]:
+        with self._transaction("rebuilding the views"):
+            for view in runner.views:
+                run_script(self._db, drop_view_ddl(view))
+            self._writer = SqliteViewWriter(self._db)
+            for view in runner.views:
+                self._writer.ensure_view(view)
+            return runner.apply(self.read_commits(), self._writer)
+
+    def find_rows(self, view: str, filter: Mapping[str, Any], *, as_of: Optional[int] = None,
+                  sort: Optional[SortSpec] = None, limit: Optional[int] = None) -> list[dict[str, Any]]:
+        with _translated(self.path, f"querying {view}"):
+            return find_rows(self._db, view, filter, as_of=as_of, sort=sort, limit=limit)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextlib.contextmanager
+    def _transaction(self, doing: str) -> Iterator[None]:
+        with _translated(self.path, doing):
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+
+@contextlib.contextmanager
+def _translated(path: str, doing: str) -> Iterator[None]:
+    """Turn sqlite3 errors into StorageError naming the file and the operation."""
+    try:
+        yield
+    except sqlite3.Error as err:
+        raise StorageError(
+            f"embedded store {path!r} failed while {doing}: {err}. Check that the disk has space, "
+            "the file is writable and no other program holds it locked."
+        ) from err

@@ -1,0 +1,1 @@
+"""The thin API layer: provider, unit of work and repositories."""

@@ -1,0 +1,285 @@
+"""``uow.data``: records and data objects (metadata-only dicts and arrays with attrs)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional, Sequence
+
+from signalstore_es._logging import get_logger, logged_call
+from signalstore_es.api import records as rows
+from signalstore_es.api.audit import record_history
+from signalstore_es.api.context import WorkContext, public_view
+from signalstore_es.api.loading import load_row, staged_row
+from signalstore_es.api.staging import THIS_COMMIT, StagedRecordAdd, StagedRecordChange
+from signalstore_es.api.time_travel import context_at, require_writable
+from signalstore_es.domain.events import BlobRef, RecordRemoved, RecordRestored
+from signalstore_es.domain.keys import RecordKey, check_data_name, check_schema_name
+from signalstore_es.domain.query import apply_projection, check_filter, check_limit
+from signalstore_es.domain.time import require_aware, utc_now_ms
+from signalstore_es.domain.validation import check_record
+from signalstore_es.domain.values import normalize_document
+from signalstore_es.errors import AlreadyExistsError, ArgumentTypeError, NotFoundError, ValidationError
+
+log = get_logger(__name__)
+
+#: fields the store sets; accepted on input (e.g. re-adding an object read from a store) and ignored
+STORE_FIELDS = ("time_of_save", "time_of_removal")
+KEY_FIELDS = ("schema_ref", "data_name", "version_timestamp", "has_file")
+
+
+class DataRepository:
+    """Records are validated against their data model and the vocabulary when added."""
+
+    def __init__(self, context: WorkContext, lookup_model: Any) -> None:
+        self._context = context
+        self._lookup_model = lookup_model
+
+    # -- writes ------------------------------------------------------------------------------
+    def add(self, obj: Any, versioning_on: bool = False, data_adapter: Any = None) -> RecordKey:
+        """Validate and stage a record (a dict) or a data object (its ``attrs`` are the record).
+
+        The object's data are written to a content-addressed blob now; the record is stored
+        when the unit of work commits. The caller's object is never modified.
+
+        Parameters
+        ----------
+        obj
+            A ``dict`` (a metadata-only record, unless ``data_adapter`` is given) or an object
+            with ``.attrs`` such as an ``xarray.DataArray``.
+        versioning_on
+            Keep every version: the record's ``version_timestamp`` becomes the commit's UTC
+            time (ms precision). Otherwise the record's own ``version_timestamp`` (0 if absent).
+        data_adapter
+            An adapter (or adapter name) to store the data with, instead of the default.
+
+        Returns
+        -------
+        RecordKey
+            The staged key (for ``versioning_on`` its version is fixed at commit).
+
+        Raises
+        ------
+        ValidationError, AlreadyExistsError, StorageError
+        """
+        require_writable(self._context)
+        if not isinstance(versioning_on, bool):
+            raise ArgumentTypeError(f"versioning_on must be a bool, got {versioning_on!r}")
+        with logged_call(log, "data.add", **self._context.log_context()) as extra:
+            payload, source = _split(obj, data_adapter)
+            record = normalize_document(source, where="record")
+            key = _key_of(record, versioning_on)
+            extra["key"] = key.describe()
+            self._check_new(key, versioning_on)
+            record = _complete(record, key, has_file=payload is not None)
+            check_record({**record, "time_of_save": utc_now_ms()}, self._lookup_model)
+            blob = self._write_blob(payload, data_adapter, extra) if payload is not None else None
+            staged = StagedRecordAdd(key=key, record=_without_keys(record), blob=blob,
+                                     is_stamped_at_commit=versioning_on)
+            self._context.staging.stage(staged)
+            self._context.staging.records[key] = staged
+            return key
+
+    def remove(self, schema_ref: str, data_name: str, version_timestamp: Any = 0) -> None:
+        """Soft-delete the live record with exactly this key (restorable until purged)."""
+        require_writable(self._context)
+        key = RecordKey.checked(schema_ref, data_name, version_timestamp)
+        with logged_call(log, "data.remove", key=key.describe(), **self._context.log_context()):
+            staging = self._context.staging
+            if key in staging.records:
+                added = staging.records.pop(key)
+                staging.stage(StagedRecordChange(kind=RecordRemoved, key=key,
+                                                 generation=THIS_COMMIT, added=added))
+                staging.removed_staged[key] = added
+                return
+            row = None if key in staging.removed else rows.live_row(self._context, key)
+            if row is None:
+                raise NotFoundError(f"record {key.describe()} does not exist (or is already removed)",
+                                    key=key)
+            staging.stage(StagedRecordChange(kind=RecordRemoved, key=key, generation=rows.generation_of(row)))
+            staging.removed[key] = rows.generation_of(row)
+
+    def restore(self, schema_ref: str, data_name: str, version_timestamp: Any = 0) -> None:
+        """Bring back the most recently removed generation of this key."""
+        require_writable(self._context)
+        key = RecordKey.checked(schema_ref, data_name, version_timestamp)
+        with logged_call(log, "data.restore", key=key.describe(), **self._context.log_context()):
+            if _live(self._context, key) is not None:
+                raise AlreadyExistsError(f"record {key.describe()} is live; nothing to restore", key=key)
+            staging = self._context.staging
+            if key in staging.removed_staged:
+                added = staging.removed_staged.pop(key)
+                staging.stage(StagedRecordChange(kind=RecordRestored, key=key,
+                                                 generation=THIS_COMMIT, added=added))
+                staging.records[key] = added
+                return
+            generation = staging.removed.pop(key, None)
+            if generation is None:
+                removed = rows.removed_rows(self._context, key)
+                if not removed:
+                    raise NotFoundError(f"record {key.describe()} was never removed, or was purged",
+                                        key=key)
+                generation = rows.generation_of(removed[0])
+                staging.restored[key] = generation
+            staging.stage(StagedRecordChange(kind=RecordRestored, key=key, generation=generation))
+
+    # -- reads -------------------------------------------------------------------------------
+    def get(self, schema_ref: str, data_name: str, version_timestamp: Any = 0,
+            nth_most_recent: Optional[int] = None, as_of: Any = None) -> Any:
+        """The live data object (data with the record's attrs) or metadata-only record.
+
+        ``nth_most_recent=1`` is the newest version of ``(schema_ref, data_name)``, 2 the one
+        before, and so on (``version_timestamp`` is then ignored). ``as_of`` (a commit seq or
+        an aware datetime) reads the store as it was then. Returns None if there is no such
+        live record.
+        """
+        with logged_call(log, "data.get", schema_ref=schema_ref, data_name=data_name,
+                         as_of=as_of, **self._context.log_context()):
+            context = context_at(self._context, as_of)
+            row = self._find_row(context, schema_ref, data_name, version_timestamp, nth_most_recent)
+            return None if row is None else load_row(context, row)
+
+    def exists(self, schema_ref: str, data_name: str, version_timestamp: Any = 0,
+               as_of: Any = None) -> bool:
+        """Whether a live record with exactly this key exists (now, or ``as_of``)."""
+        key = RecordKey.checked(schema_ref, data_name, version_timestamp)
+        return _live(context_at(self._context, as_of), key) is not None
+
+    def find(self, filter: Optional[Mapping[str, Any]] = None,
+             projection: Optional[Mapping[str, Any]] = None,
+             sort: Optional[Sequence[Any]] = None, limit: Optional[int] = None,
+             get_data: bool = False, as_of: Any = None) -> list[Any]:
+        """Live committed records matching a MongoDB-syntax ``filter``.
+
+        With ``get_data=True`` each result is the data object (or the record, for
+        metadata-only records). Changes staged in this unit of work are not visible to
+        ``find`` until they are committed (``get`` and ``exists`` do see them). ``as_of`` (a
+        commit seq or an aware datetime) queries the store as it was then.
+        """
+        checked = check_filter(filter)
+        limit = check_limit(limit)
+        if get_data and projection is not None:
+            raise ValidationError("projection cannot be combined with get_data=True")
+        with logged_call(log, "data.find", as_of=as_of, **self._context.log_context()) as extra:
+            context = context_at(self._context, as_of)
+            found = context.backend.find_rows(
+                rows.VIEW, {"$and": [checked, rows.LIVE]} if checked else rows.LIVE,
+                as_of=context.as_of, sort=sort, limit=limit)
+            extra["count"] = len(found)
+            if get_data:
+                return [load_row(context, row) for row in found]
+            return [public_view(apply_projection(row, projection)) for row in found]
+
+    def list_marked_for_deletion(self, time_threshold: Any = None, as_of: Any = None) -> list[dict[str, Any]]:
+        """Removed (not purged) records, oldest removal first; with a threshold, only those
+        removed strictly before it."""
+        condition: dict[str, Any] = {"$ne": None}
+        if time_threshold is not None:
+            condition["$lt"] = require_aware(_datetime_arg(time_threshold), argument="time_threshold")
+        context = context_at(self._context, as_of)
+        found = context.backend.find_rows(rows.VIEW, {"time_of_removal": condition}, as_of=context.as_of)
+        return [public_view(r) for r in sorted(found, key=lambda r: r["time_of_removal"])]
+
+    def history(self, schema_ref: str, data_name: str, version_timestamp: Any = None) -> list[dict[str, Any]]:
+        """Every committed event that touched this record (all its versions when
+        ``version_timestamp`` is None), oldest first, with ``seq``, ``commit_id``,
+        ``committed_at``, ``actor``, ``message``, ``event_type`` and the blob ``address``."""
+        with logged_call(log, "data.history", schema_ref=schema_ref, data_name=data_name,
+                         **self._context.log_context()):
+            return record_history(self._context, schema_ref, data_name, version_timestamp)
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _find_row(self, context: WorkContext, schema_ref: Any, data_name: Any, version_timestamp: Any,
+                  nth_most_recent: Optional[int]) -> Optional[dict[str, Any]]:
+        if nth_most_recent is None:
+            return _live(context, RecordKey.checked(schema_ref, data_name, version_timestamp))
+        if isinstance(nth_most_recent, bool) or not isinstance(nth_most_recent, int):
+            raise ArgumentTypeError(f"nth_most_recent must be an int >= 1, got {nth_most_recent!r}")
+        if nth_most_recent < 1:
+            raise ValidationError(f"nth_most_recent={nth_most_recent}: 1 is the newest version")
+        versions = _versions(context, check_schema_name(schema_ref, argument="schema_ref"),
+                             check_data_name(data_name))
+        return versions[nth_most_recent - 1] if nth_most_recent <= len(versions) else None
+
+    def _check_new(self, key: RecordKey, versioning_on: bool) -> None:
+        staging = self._context.staging
+        if versioning_on and any(k.schema_ref == key.schema_ref and k.data_name == key.data_name
+                                 and s.is_stamped_at_commit for k, s in staging.records.items()):
+            raise AlreadyExistsError(
+                f"a version of ({key.schema_ref!r}, {key.data_name!r}) is already staged in this unit "
+                "of work; versions are stamped with the commit time, so commit before adding another",
+                key=key)
+        if not versioning_on and _live(self._context, key) is not None:
+            raise AlreadyExistsError(f"record {key.describe()} already exists; add it with "
+                                     "versioning_on=True to keep both versions.", key=key)
+
+    def _write_blob(self, payload: Any, data_adapter: Any, extra: dict[str, Any]) -> BlobRef:
+        adapter = self._context.registry.for_object(payload, data_adapter)
+        written = self._context.blobs.put(payload, adapter)
+        extra["address"] = written.address
+        return BlobRef(address=written.address, adapter=adapter.name, file_format=adapter.file_format,
+                       extension=adapter.extension, size=written.size, shape=written.shape,
+                       dtype=written.dtype)
+
+
+def _versions(context: WorkContext, schema_ref: str, data_name: str) -> list[dict[str, Any]]:
+    """Live versions of a name, newest first, including those staged in this unit of work."""
+    staging = context.staging
+    staged = [staged_row(s) for k, s in staging.records.items()
+              if (k.schema_ref, k.data_name) == (schema_ref, data_name)]
+    committed = [r for r in rows.live_versions(context, schema_ref, data_name)
+                 if RecordKey(schema_ref=schema_ref, data_name=data_name,
+                              version_timestamp=r["version_timestamp"]) not in staging.removed]
+    return sorted(staged + committed, key=rows.version_order, reverse=True)
+
+
+def _live(context: WorkContext, key: RecordKey) -> Optional[dict[str, Any]]:
+    """The live row of ``key``, seen through what this unit of work has staged."""
+    staging = context.staging
+    if key in staging.records:
+        return staged_row(staging.records[key])
+    if key in staging.removed:
+        return None
+    if key in staging.restored:
+        return rows.generation_row(context, key, staging.restored[key])
+    return rows.live_row(context, key)
+
+
+def _split(obj: Any, data_adapter: Any) -> tuple[Any, Mapping[str, Any]]:
+    """(payload or None, record source) of an object given to ``add``."""
+    if isinstance(obj, Mapping) and data_adapter is None:
+        return None, obj
+    attrs = getattr(obj, "attrs", None)
+    if isinstance(attrs, Mapping):
+        return obj, attrs
+    raise ArgumentTypeError(
+        f"cannot add a {type(obj).__name__}: pass a dict (a metadata-only record) or an object "
+        "with .attrs holding its record, such as an xarray.DataArray")
+
+
+def _key_of(record: Mapping[str, Any], versioning_on: bool) -> RecordKey:
+    for field in ("schema_ref", "data_name"):
+        if field not in record:
+            raise ValidationError(f"record has no {field!r}; every record needs schema_ref and data_name")
+    version = utc_now_ms() if versioning_on else record.get("version_timestamp", 0)
+    return RecordKey.checked(record["schema_ref"], record["data_name"], version)
+
+
+def _complete(record: dict[str, Any], key: RecordKey, *, has_file: bool) -> dict[str, Any]:
+    if "has_file" in record and record["has_file"] is not has_file:
+        raise ValidationError(
+            f"record {key.describe()} says has_file={record['has_file']!r} but "
+            f"{'a data object' if has_file else 'a metadata-only dict'} was given")
+    clean = {k: v for k, v in record.items() if k not in STORE_FIELDS}
+    return {**clean, "schema_ref": key.schema_ref, "data_name": key.data_name,
+            "version_timestamp": key.version_timestamp, "has_file": has_file}
+
+
+def _without_keys(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k not in KEY_FIELDS}
+
+
+def _datetime_arg(value: Any) -> Any:
+    from datetime import datetime
+
+    if not isinstance(value, datetime):
+        raise ArgumentTypeError(f"time_threshold must be an aware datetime, got {value!r}")
+    return value

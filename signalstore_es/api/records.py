@@ -1,0 +1,55 @@
+"""Reading records out of the views: live lookups, versions, generations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional
+
+from projections.records import BLOB_FIELD, GENERATION_FIELD, KEY_FIELD  # noqa: F401 - re-exported
+from signalstore_es.api.context import WorkContext
+from signalstore_es.domain.keys import RecordKey
+
+VIEW = "records"
+LIVE = {"time_of_removal": None}
+
+
+def live_row(context: WorkContext, key: RecordKey) -> Optional[dict[str, Any]]:
+    """The committed live row of ``key`` (as of the context's point in time)."""
+    rows = context.backend.find_rows(VIEW, {KEY_FIELD: key.as_string(), **LIVE},
+                                     as_of=context.as_of, limit=1)
+    return rows[0] if rows else None
+
+
+def removed_rows(context: WorkContext, key: RecordKey) -> list[dict[str, Any]]:
+    """Committed soft-deleted generations of ``key``, newest removal first."""
+    rows = context.backend.find_rows(VIEW, {KEY_FIELD: key.as_string(),
+                                            "time_of_removal": {"$ne": None}},
+                                     as_of=context.as_of)
+    return sorted(rows, key=lambda r: (r["time_of_removal"], r[GENERATION_FIELD]), reverse=True)
+
+
+def live_versions(context: WorkContext, schema_ref: str, data_name: str) -> list[dict[str, Any]]:
+    """Committed live rows of every version of a name, newest version first (0 last)."""
+    rows = context.backend.find_rows(VIEW, {"schema_ref": schema_ref, "data_name": data_name, **LIVE},
+                                     as_of=context.as_of)
+    return sorted(rows, key=version_order, reverse=True)
+
+
+def version_order(row: dict[str, Any]) -> float:
+    version = row["version_timestamp"]
+    return version.timestamp() if isinstance(version, datetime) else float("-inf")
+
+
+def generation_of(row: dict[str, Any]) -> int:
+    return int(row[GENERATION_FIELD])
+
+
+def blob_of(row: dict[str, Any]) -> Optional[dict[str, Any]]:
+    return row.get(BLOB_FIELD)  # type: ignore[no-any-return]
+
+
+def generation_row(context: WorkContext, key: RecordKey, generation: int) -> Optional[dict[str, Any]]:
+    """One generation of a record, presented live (used for a restore staged in this unit)."""
+    found = context.backend.find_rows(VIEW, {KEY_FIELD: key.as_string(), GENERATION_FIELD: generation},
+                                      as_of=context.as_of, limit=1)
+    return {**found[0], "time_of_removal": None} if found else None

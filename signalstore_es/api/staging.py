@@ -1,0 +1,113 @@
+"""What a unit of work has staged but not committed.
+
+Staged operations are *intents*: the events they become depend on the commit's ``seq`` (a
+record's generation number) and ``committed_at`` (the version stamp of ``versioning_on``
+adds), which are only known at each append attempt. :meth:`Staging.events_for` turns them
+into events for one attempt.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional, Union
+
+import attrs
+
+from signalstore_es.domain.events import (
+    BlobPurged,
+    BlobRef,
+    DomainModelAdded,
+    DomainModelRemoved,
+    Event,
+    RecordAdded,
+    RecordPurged,
+    RecordRemoved,
+    RecordRestored,
+)
+from signalstore_es.domain.keys import RecordKey
+
+#: ``generation`` of a record added in the commit being staged (its seq is not known yet)
+THIS_COMMIT = -1
+
+
+@attrs.frozen(kw_only=True)
+class StagedRecordAdd:
+    key: RecordKey  #: for commit-time versions, version_timestamp is a placeholder
+    record: dict[str, Any]
+    blob: Optional[BlobRef]
+    is_stamped_at_commit: bool
+
+    def resolve(self, committed_at: datetime) -> RecordKey:
+        if self.is_stamped_at_commit:
+            return attrs.evolve(self.key, version_timestamp=committed_at)
+        return self.key
+
+
+@attrs.frozen(kw_only=True)
+class StagedRecordChange:
+    """A remove, restore or purge of one generation of a record."""
+
+    kind: type  #: RecordRemoved, RecordRestored or RecordPurged
+    key: RecordKey
+    generation: int  #: THIS_COMMIT for a record added by this same unit of work
+    added: Optional[StagedRecordAdd] = None  #: the staged add when generation is THIS_COMMIT
+
+
+Staged = Union[StagedRecordAdd, StagedRecordChange, DomainModelAdded, DomainModelRemoved, BlobPurged]
+
+
+class Staging:
+    """The ordered staged operations of a unit of work, plus lookups for its own reads."""
+
+    def __init__(self) -> None:
+        self.operations: list[Staged] = []
+        self.models: dict[str, Optional[dict[str, Any]]] = {}  #: name -> model, None if removed
+        self.records: dict[RecordKey, StagedRecordAdd] = {}  #: live records added here
+        self.removed: dict[RecordKey, int] = {}  #: committed records removed here -> generation
+        self.removed_staged: dict[RecordKey, StagedRecordAdd] = {}  #: added, then removed, here
+        self.restored: dict[RecordKey, int] = {}  #: committed records restored here -> generation
+        self.purged_extensions: dict[str, str] = {}  #: address -> extension, for byte deletion
+
+    def __len__(self) -> int:
+        return len(self.operations)
+
+    def stage(self, operation: Staged) -> None:
+        self.operations.append(operation)
+
+    def events_for(self, seq: int, committed_at: datetime) -> tuple[Event, ...]:
+        """The events of this batch if it lands as commit ``seq`` at ``committed_at``."""
+        return tuple(self._event(op, seq, committed_at) for op in self.operations)
+
+    @staticmethod
+    def _event(op: Staged, seq: int, committed_at: datetime) -> Event:
+        if isinstance(op, StagedRecordAdd):
+            return RecordAdded(key=op.resolve(committed_at), record=op.record, blob=op.blob)
+        if isinstance(op, StagedRecordChange):
+            key = op.added.resolve(committed_at) if op.added else op.key
+            generation = seq if op.generation == THIS_COMMIT else op.generation
+            return op.kind(key=key, generation=generation)  # type: ignore[no-any-return]
+        return op
+
+    def purged_blobs(self) -> list[tuple[str, str]]:
+        """``(address, extension)`` of every blob whose bytes this batch deletes."""
+        return [(op.address, self.purged_extensions[op.address]) for op in self.operations
+                if isinstance(op, BlobPurged)]
+
+    def written_addresses(self) -> set[str]:
+        return {op.blob.address for op in self.operations
+                if isinstance(op, StagedRecordAdd) and op.blob is not None}
+
+
+__all__ = [
+    "THIS_COMMIT",
+    "BlobPurged",
+    "DomainModelAdded",
+    "DomainModelRemoved",
+    "RecordPurged",
+    "RecordRemoved",
+    "RecordRestored",
+    "Staged",
+    "StagedRecordAdd",
+    "StagedRecordChange",
+    "Staging",
+]

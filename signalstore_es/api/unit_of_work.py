@@ -1,0 +1,161 @@
+"""``UnitOfWork``: the repositories of one project, and an explicit, atomic commit.
+
+Everything a unit of work does is staged; ``commit()`` appends it as one atomic batch.
+Leaving the ``with`` block without committing (normally or by an exception) discards what
+was staged: no event, no visible record (blobs already written stay as invisible orphans
+until ``gc``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, MutableMapping, Optional
+
+from projections.runner import ProjectionRunner
+from signalstore_es._logging import get_logger, logged_call
+from signalstore_es.api.audit import read_log
+from signalstore_es.api.committer import Committer
+from signalstore_es.api.context import WorkContext
+from signalstore_es.api.data import DataRepository
+from signalstore_es.api.domain_models import DomainModelRepository
+from signalstore_es.api.memory import MemoryRepository
+from signalstore_es.api.purge import plan_purge
+from signalstore_es.api.receipts import CommitReceipt
+from signalstore_es.api.time_travel import PointInTime, context_at
+from signalstore_es.errors import ArgumentTypeError, UnitOfWorkStateError
+from signalstore_es.ports.blob_store import BlobStore
+from signalstore_es.ports.storage import StorageBackend
+
+log = get_logger(__name__)
+
+
+class UnitOfWork:
+    """Use as ``with provider("project") as uow: ...; uow.commit()``."""
+
+    def __init__(self, *, project: str, actor: str, backend: StorageBackend, blobs: BlobStore,
+                 registry: Any, runner: ProjectionRunner, memory_store: MutableMapping[Any, Any]) -> None:
+        self.project = project
+        self.actor = actor
+        self._backend = backend
+        self._blobs = blobs
+        self._registry = registry
+        self._runner = runner
+        self._memory_store = memory_store
+        self._context: Optional[WorkContext] = None
+
+    def __repr__(self) -> str:
+        state = "open" if self._context else "closed"
+        return f"<UnitOfWork project={self.project!r} actor={self.actor!r} {state}>"
+
+    def __enter__(self) -> UnitOfWork:
+        if self._context is not None:
+            raise UnitOfWorkStateError("this unit of work is already open; leave its with block first")
+        self._backend.catch_up(self._runner)  # repairs views left behind by a crashed writer
+        self._open(self._backend.head().seq)
+        self._memory = MemoryRepository(self._memory_store, self.project)
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.rollback()
+        self._context = None
+
+    def _open(self, base_seq: int) -> None:
+        committer = Committer(backend=self._backend, runner=self._runner, actor=self.actor,
+                              base_seq=base_seq)
+        self._context = WorkContext(project=self.project, actor=self.actor, backend=self._backend,
+                                    blobs=self._blobs, registry=self._registry, committer=committer)
+        self._domain_models = DomainModelRepository(self._context)
+        self._data = DataRepository(self._context, self._domain_models.lookup)
+
+    def _require_open(self) -> WorkContext:
+        if self._context is None:
+            raise UnitOfWorkStateError(
+                f"unit of work for {self.project!r} is not open; use it inside 'with provider(...) as uow:'")
+        return self._context
+
+    @property
+    def domain_models(self) -> DomainModelRepository:
+        self._require_open()
+        return self._domain_models
+
+    @property
+    def data(self) -> DataRepository:
+        self._require_open()
+        return self._data
+
+    @property
+    def memory(self) -> MemoryRepository:
+        self._require_open()
+        return self._memory
+
+    def commit(self, message: Optional[str] = None) -> Optional[CommitReceipt]:
+        """Append everything staged as one atomic commit.
+
+        Returns the receipt (``seq``, ``commit_id``, ``committed_at``, ...), or None when
+        nothing was staged (nothing is appended). The unit of work stays open for more work.
+
+        Raises
+        ------
+        AlreadyExistsError, ConcurrencyError
+            Another writer committed a conflicting change first; nothing was written.
+        StorageError
+            The log could not be written; nothing was written.
+        """
+        context = self._require_open()
+        if message is not None and not isinstance(message, str):
+            raise ArgumentTypeError(f"message must be a str or None, got {type(message).__name__}")
+        with logged_call(log, "commit", **context.log_context()) as extra:
+            receipt = None
+            if context.staging:
+                receipt = context.committer.commit(context.staging, message)
+                extra.update(seq=receipt.seq, commit_id=receipt.commit_id, events=receipt.event_count)
+                self._delete_purged_bytes(context)
+                self._open(receipt.seq)
+            self._memory.commit()
+            return receipt
+
+    def rollback(self) -> None:
+        """Discard everything staged since the last commit."""
+        if self._context is None:
+            return
+        self._open(self._context.committer.base_seq)
+        self._memory.rollback()
+
+    def purge(self, time_threshold: Optional[datetime] = None) -> int:
+        """Stage the purge of records removed before ``time_threshold`` (all removed if None).
+
+        Their blobs' bytes are deleted after the commit that records the purge lands, and only
+        if no remaining record references them. Returns the number of records staged for purge.
+        """
+        context = self._require_open()
+        with logged_call(log, "purge", **context.log_context()) as extra:
+            extra["records"] = count = plan_purge(context, time_threshold)
+            return count
+
+    def log(self, since: Any = None, until: Any = None, actor: Optional[str] = None,
+            limit: Optional[int] = None) -> list[dict[str, Any]]:
+        """Committed commits with their events, oldest first.
+
+        ``since``/``until`` are inclusive bounds, each a commit seq or an aware datetime;
+        ``actor`` keeps one actor's commits; ``limit`` caps the count.
+        """
+        context = self._require_open()
+        with logged_call(log, "log", **context.log_context()):
+            return read_log(context, since=since, until=until, actor=actor, limit=limit)
+
+    def as_of(self, point: Any) -> PointInTime:
+        """A read-only view of the whole project at a commit ``seq`` or an aware instant.
+
+        Raises
+        ------
+        ValidationError
+            For a naive datetime or a seq beyond the head.
+        """
+        return PointInTime(context_at(self._require_open(), point))
+
+    def _delete_purged_bytes(self, context: WorkContext) -> None:
+        for address, extension in context.staging.purged_blobs():
+            try:
+                self._blobs.delete(address, extension)
+            except Exception as err:  # the purge is committed; gc finishes the deletion later
+                log.warning("purge.delete_failed", address=address, error=str(err))

@@ -1,0 +1,1 @@
+"""The ``signalstore-es`` command line: the only code that configures logging."""

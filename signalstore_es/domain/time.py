@@ -1,0 +1,41 @@
+"""Timestamps: UTC-aware and cut to milliseconds so every backend round-trips them exactly."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from signalstore_es.errors import ValidationError
+
+
+def utc_now_ms() -> datetime:
+    """Return the current UTC instant, truncated to milliseconds."""
+    return truncate_to_ms(datetime.now(timezone.utc))
+
+
+def truncate_to_ms(moment: datetime) -> datetime:
+    """Return ``moment`` in UTC with its microseconds cut to whole milliseconds."""
+    moment = moment.astimezone(timezone.utc)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def require_aware(moment: datetime, *, argument: str) -> datetime:
+    """Return ``moment`` in UTC, refusing naive datetimes (whose zone would be a guess)."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValidationError(
+            f"{argument}={moment!r} is a naive datetime; pass a timezone-aware one, "
+            "for example datetime(..., tzinfo=timezone.utc)"
+        )
+    return moment.astimezone(timezone.utc)
+
+
+def to_epoch_ms(moment: datetime) -> int:
+    """Return the whole milliseconds since the Unix epoch of an aware datetime."""
+    delta = moment.astimezone(timezone.utc) - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
+
+
+def from_epoch_ms(value: int) -> datetime:
+    """Return the UTC datetime of a count of milliseconds since the Unix epoch."""
+    from datetime import timedelta
+
+    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=value)

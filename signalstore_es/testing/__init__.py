@@ -1,0 +1,1 @@
+"""Helpers shipped for tests, demos and third-party backends: example vocabulary, contract bases."""
