@@ -13,7 +13,7 @@ from signalstore_es.api.staging import THIS_COMMIT, StagedRecordAdd, StagedRecor
 from signalstore_es.api.time_travel import context_at, require_writable
 from signalstore_es.domain.events import BlobRef, RecordRemoved, RecordRestored
 from signalstore_es.domain.keys import RecordKey, check_data_name, check_schema_name
-from signalstore_es.domain.query import apply_projection, check_filter, check_limit
+from signalstore_es.domain.query import apply_projection, check_filter, check_limit, check_sort
 from signalstore_es.domain.time import require_aware, utc_now_ms
 from signalstore_es.domain.validation import check_record
 from signalstore_es.domain.values import normalize_document
@@ -141,7 +141,8 @@ class DataRepository:
                as_of: Any = None) -> bool:
         """Whether a live record with exactly this key exists (now, or ``as_of``)."""
         key = RecordKey.checked(schema_ref, data_name, version_timestamp)
-        return _live(context_at(self._context, as_of), key) is not None
+        with logged_call(log, "data.exists", key=key.describe(), as_of=as_of, **self._context.log_context()):
+            return _live(context_at(self._context, as_of), key) is not None
 
     def find(self, filter: Optional[Mapping[str, Any]] = None,
              projection: Optional[Mapping[str, Any]] = None,
@@ -156,6 +157,7 @@ class DataRepository:
         """
         checked = check_filter(filter)
         limit = check_limit(limit)
+        sort = check_sort(sort) if sort is not None else None
         if get_data and projection is not None:
             raise ValidationError("projection cannot be combined with get_data=True")
         with logged_call(log, "data.find", as_of=as_of, **self._context.log_context()) as extra:
@@ -174,9 +176,10 @@ class DataRepository:
         condition: dict[str, Any] = {"$ne": None}
         if time_threshold is not None:
             condition["$lt"] = require_aware(_datetime_arg(time_threshold), argument="time_threshold")
-        context = context_at(self._context, as_of)
-        found = context.backend.find_rows(rows.VIEW, {"time_of_removal": condition}, as_of=context.as_of)
-        return [public_view(r) for r in sorted(found, key=lambda r: r["time_of_removal"])]
+        with logged_call(log, "data.list_marked_for_deletion", **self._context.log_context()):
+            context = context_at(self._context, as_of)
+            found = context.backend.find_rows(rows.VIEW, {"time_of_removal": condition}, as_of=context.as_of)
+            return [public_view(r) for r in sorted(found, key=lambda r: r["time_of_removal"])]
 
     def history(self, schema_ref: str, data_name: str, version_timestamp: Any = None) -> list[dict[str, Any]]:
         """Every committed event that touched this record (all its versions when

@@ -37,8 +37,10 @@ class DomainModelRepository:
             return _committed_model(context_at(self._context, as_of), schema_name)
 
     def exists(self, schema_name: str) -> bool:
+        """Whether a live model named ``schema_name`` exists (staged ones included)."""
         check_schema_name(schema_name)
-        return self._lookup(schema_name) is not None
+        with logged_call(log, "domain_models.exists", schema_name=schema_name, **self._context.log_context()):
+            return self._lookup(schema_name) is not None
 
     def find(self, filter: Optional[Mapping[str, Any]] = None,
              projection: Optional[Mapping[str, Any]] = None, as_of: Any = None) -> list[dict[str, Any]]:

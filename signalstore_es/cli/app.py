@@ -96,12 +96,11 @@ def main() -> None:
         _fail(err, f"error: {type(err).__name__}: {err}")
     except (typer.Abort, KeyboardInterrupt) as err:
         _fail(err, "aborted")
-    except Exception as err:  # click usage errors and anything unexpected
-        import click
-
-        if isinstance(err, click.ClickException):
-            err.show()
-            sys.exit(err.exit_code)
+    except Exception as err:  # usage errors and anything unexpected
+        show = getattr(err, "show", None)
+        if callable(show) and isinstance(getattr(err, "exit_code", None), int):  # a click usage error
+            show()
+            sys.exit(err.exit_code)  # type: ignore[attr-defined]
         _fail(err, f"unexpected error: {type(err).__name__}: {err} (run with --debug for details)")
 
 

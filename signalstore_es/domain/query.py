@@ -139,7 +139,17 @@ def _conjuncts(filter: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
 
 
 def check_limit(limit: Any) -> Optional[int]:
-    """Return ``limit`` as an int (0 means no limit, as in MongoDB) or ``None``.
+    """Check a ``find`` limit.
+
+    Parameters
+    ----------
+    limit : int or None
+        The most records to return; 0 or ``None`` means no limit, as in MongoDB.
+
+    Returns
+    -------
+    int or None
+        ``limit`` as a Python int (NumPy integers are accepted), or ``None``.
 
     Raises
     ------

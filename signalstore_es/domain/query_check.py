@@ -61,15 +61,23 @@ def check_filter(filter: Any) -> dict[str, Any]:
 def check_embedded_filter(filter: Any) -> dict[str, Any]:
     """Check a filter with :func:`check_filter`, then against the embedded backend's subset.
 
-    Besides the checks of :func:`check_filter`, refuses operators outside the subset listed
-    in :mod:`signalstore_es.domain.query` and values a record cannot hold, and truncates
-    datetimes to whole milliseconds as BSON (and so the MongoDB backend) does.
+    Parameters
+    ----------
+    filter : Mapping or None
+        A MongoDB filter document; ``None`` means "everything".
+
+    Returns
+    -------
+    dict
+        A deep copy of the filter with datetimes cut to whole milliseconds, as BSON (and so
+        the MongoDB backend) stores them.
 
     Raises
     ------
     ArgumentTypeError, ValidationError
-        As :func:`check_filter`; ValidationError also names any unsupported operator and lists
-        the supported ones.
+        As :func:`check_filter`; ValidationError also names any operator outside the subset
+        listed in :mod:`signalstore_es.domain.query` (listing the supported ones), and any
+        value a record cannot hold.
     """
     return _Checker(embedded=True).document(check_filter(filter), "filter")
 

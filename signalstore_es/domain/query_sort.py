@@ -27,11 +27,24 @@ _DONE: Any = None
 
 
 def check_sort(sort: Any) -> SortSpec:
-    """Normalize a pymongo-style sort spec to ``[(field, 1 | -1), ...]``.
+    """Normalize a pymongo-style sort spec.
 
-    Accepts ``None`` (no sort), ``"field"`` (ascending), a mapping ``{field: direction}``, or a
-    list of ``"field"`` strings and ``(field, direction)`` pairs; raises ValidationError for
-    anything else, for a direction other than 1 or -1, and for a repeated field.
+    Parameters
+    ----------
+    sort : str, Mapping, Sequence or None
+        ``None`` (no sort), ``"field"`` (ascending), ``{field: direction}``, or a list of
+        ``"field"`` strings and ``(field, direction)`` pairs; directions are 1 or -1.
+
+    Returns
+    -------
+    list[tuple[str, int]]
+        ``[(field, 1 | -1), ...]``, empty for no sort.
+
+    Raises
+    ------
+    ValidationError
+        For any other shape, a direction other than 1 or -1, a malformed path, or a field
+        named twice.
     """
     if sort is None:
         return []

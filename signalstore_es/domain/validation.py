@@ -15,14 +15,15 @@ Rules enforced here beyond SignalStore's meta-schema:
   local ``$ref``; a data model needs a string ``metamodel_ref`` naming a live metamodel;
 - every property a data model lists (top-level ``properties`` and ``required``) must have a
   property model when the data model is added, so no shipped data model is unusable;
-- a model that others depend on cannot be removed (:func:`dependents`), and nothing is
-  validated on read, so a change of vocabulary never makes stored records unreadable.
+- :func:`dependents` names the models that need a model to stay, so removing a metamodel or
+  a property model that live data models use can be refused (SignalStore bug 13); and nothing
+  is validated on read, so a change of vocabulary never makes stored records unreadable.
 
 Validators are compiled once per ``json_schema`` (by object identity, then by canonical JSON).
-For Draft 7 schemas without ``$ref``, ``uniqueItems``, ``multipleOf``, ``dependencies``,
-``patternProperties`` or ``additionalItems`` a predicate compiled to plain Python closures
-answers "valid?"; jsonschema itself only explains failures and covers the rest. ``format`` is
-an annotation, as in SignalStore (no format checker).
+A Draft 7 schema without ``$ref``, ``uniqueItems``, ``multipleOf``, ``dependencies``,
+``patternProperties`` or ``additionalItems`` is also compiled to a Python predicate that
+answers "valid?" in about a microsecond; jsonschema explains failures and validates the rest.
+``format`` is an annotation, as in SignalStore (no format checker).
 """
 
 from __future__ import annotations
@@ -36,9 +37,9 @@ import re
 import reprlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any
 
-from jsonschema import (
+from jsonschema import (  # type: ignore[import-untyped]
     Draft4Validator,
     Draft6Validator,
     Draft7Validator,
@@ -47,13 +48,13 @@ from jsonschema import (
     validators,
 )
 from jsonschema import exceptions as js_exceptions
-from jsonschema_specifications import REGISTRY as _SPECIFICATIONS
+from jsonschema_specifications import REGISTRY as _SPECIFICATIONS  # type: ignore[import-untyped]
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT7, specification_with
 
 from signalstore_es.errors import ArgumentTypeError, ValidationError
 
-Lookup = Callable[[str], Optional[Mapping[str, Any]]]
+Lookup = Callable[[str], "Mapping[str, Any] | None"]
 
 SCHEMA_TYPES = ("metamodel", "data_model", "property_model")
 #: Fields the store sets on models; accepted on input and dropped by :func:`check_model`.
@@ -149,7 +150,7 @@ def check_model(model: Any, lookup: Lookup) -> dict[str, Any]:
     _require_callable(lookup)
     name = model.get("schema_name")
     label = f"domain model {name!r}" if isinstance(name, str) else "domain model (no valid schema_name)"
-    normalized = _plain_json({k: v for k, v in model.items() if k not in MODEL_SYSTEM_FIELDS},
+    normalized: dict[str, Any] = _plain_json({k: v for k, v in model.items() if k not in MODEL_SYSTEM_FIELDS},
                              label, "$", 0)
     _check_meta_schema(normalized, label)
     _check_json_schema(normalized["json_schema"], label)
@@ -221,9 +222,8 @@ def dependents(schema_name: str, models: Iterable[Mapping[str, Any]]) -> list[st
         name = model.get("schema_name")
         if name == schema_name or model.get("time_of_removal") is not None:
             continue
-        if model.get("metamodel_ref") == schema_name:
-            found.add(str(name))
-        elif model.get("schema_type") == "data_model" and schema_name in _terms_of(model):
+        if model.get("metamodel_ref") == schema_name or (
+                model.get("schema_type") == "data_model" and schema_name in _terms_of(model)):
             found.add(str(name))
     return sorted(found)
 
@@ -636,7 +636,7 @@ def _json_equal(one: Any, two: Any) -> bool:
     if isinstance(one, str) or isinstance(two, str):
         return bool(one == two)
     if isinstance(one, Sequence) and isinstance(two, Sequence):
-        return len(one) == len(two) and all(_json_equal(a, b) for a, b in zip(one, two))
+        return len(one) == len(two) and all(_json_equal(a, b) for a, b in zip(one, two, strict=True))
     if isinstance(one, Mapping) and isinstance(two, Mapping):
         return len(one) == len(two) and all(k in two and _json_equal(v, two[k]) for k, v in one.items())
     if isinstance(one, bool) or isinstance(two, bool):
@@ -664,7 +664,7 @@ _COMPARISONS = {"minLength": "len({v}) < {k}", "maxLength": "len({v}) > {k}",
                 "minItems": "len({v}) < {k}", "maxItems": "len({v}) > {k}",
                 "minProperties": "len({v}) < {k}", "maxProperties": "len({v}) > {k}",
                 "minimum": "{v} < {k}", "maximum": "{v} > {k}",
-                "exclusiveMinimum": "{v} <= {k}", "exclusiveMaximum": "{v} > {k}",
+                "exclusiveMinimum": "{v} <= {k}", "exclusiveMaximum": "{v} >= {k}",
                 "pattern": "{k}.search({v}) is None"}
 _MAX_INLINE_DEPTH = 8
 
@@ -783,7 +783,7 @@ class _Emitter:
                 raise _NotCompilable(keyword)
             test = _COMPARISONS[keyword].format(v=v, k=self.name("k", value))
             return [f"{pad}if {test}: return False"]
-        return getattr(self, f"emit_{keyword}")(value, schema, v, depth)
+        return getattr(self, f"emit_{keyword}")(value, schema, v, depth)  # type: ignore[no-any-return]
 
     def emit_required(self, value: Any, _: Any, v: str, depth: int) -> list[str]:
         if not value:

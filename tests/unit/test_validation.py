@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,7 +18,7 @@ from signalstore_es.errors import ArgumentTypeError, ValidationError
 from signalstore_es.testing import vocabulary as vocab
 from signalstore_es.testing.vocabulary import OMIT, data_ref
 
-NOW = datetime(2024, 4, 28, 9, 30, tzinfo=timezone.utc)
+NOW = datetime(2024, 4, 28, 9, 30, tzinfo=UTC)
 
 
 def _models(*extra: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -466,7 +467,29 @@ def _probes(schema: Any) -> st.SearchStrategy[Any]:
     return st.one_of(INSTANCES, edges, st.lists(edges, max_size=3), st.dictionaries(KEYS, edges, max_size=3))
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+EDGE_CASES = [
+    ({"const": True}, 1), ({"const": 1}, True), ({"const": False}, 0), ({"const": None}, 0),
+    ({"const": 1.0}, 1), ({"const": [1]}, [True]), ({"const": ["a"]}, ("a",)), ({"const": {"a": 0}}, {"a": False}),
+    ({"enum": [0, "a"]}, False), ({"enum": ["a"]}, ["a"]), ({"enum": [[1]]}, [1.0]),
+    ({"type": "integer"}, 1.0), ({"type": "integer"}, True), ({"type": "integer"}, 1.5),
+    ({"type": "number"}, True), ({"type": "datetime"}, NOW), ({"type": "object"}, NOW),
+    ({"type": ["null", "datetime"]}, None), ({"minimum": 1}, 1), ({"exclusiveMinimum": 1}, 1),
+    ({"maximum": 1}, True), ({"minLength": 2}, "ab"), ({"maxItems": 1}, []), ({"contains": {}}, []),
+    ({"oneOf": [{}, {"type": "integer"}]}, 1), ({"not": {"type": "string"}}, "a"),
+    ({"additionalProperties": False}, {}), ({"additionalProperties": False, "properties": {"a": {}}}, {"b": 1}),
+    ({"items": [{"type": "string"}]}, [1]), ({"items": [{"type": "string"}]}, ["a", 1]),
+    ({"if": {"type": "string"}, "else": False}, 1), ({"propertyNames": {"pattern": "^a"}}, {"b": 1}),
+]
+
+
+@pytest.mark.parametrize("schema, instance", EDGE_CASES, ids=[str(i) for i in range(len(EDGE_CASES))])
+def test_the_compiled_fast_path_agrees_with_jsonschema_on_edge_cases(schema, instance):
+    fast = validation._try_fast(schema)
+    reference = validation._record_validator(Draft7Validator)(schema)
+    assert fast is not None and fast(instance) == reference.is_valid(instance)
+
+
+@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(schema=SCHEMAS, data=st.data())
 def test_the_compiled_fast_path_agrees_with_jsonschema(schema, data):
     instance = data.draw(_probes(schema), label="instance")
@@ -494,6 +517,5 @@ FUZZ_MODELS = _models()
 def test_check_record_only_ever_raises_validation_errors(record):
     try:
         check_record(record, FUZZ_MODELS.get)
-    except ValidationError:  # ArgumentTypeError is a ValidationError
-        pass
-    assert isinstance(FUZZ_MODELS["session"], dict)
+    except ValidationError as refusal:  # ArgumentTypeError is a ValidationError; others propagate
+        assert str(refusal)

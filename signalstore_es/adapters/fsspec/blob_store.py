@@ -2,26 +2,26 @@
 
 Layout: ``<project>/blobs/<algorithm>/<hex[0:2]>/<hex[2:4]>/<hex><extension>``.
 
-Publishing (why it is safe):
+Why publishing is safe:
 
-* An object is first written under a temporary sibling ``<path>.tmp-<uuid hex>``, never at
-  its final path, so a crash leaves only a temporary that :meth:`iter_temporaries` reports
-  to ``gc``.
-* A single-file blob is published by one rename. On a local disk the file is fsync'ed and
-  then hard-linked to the final name, which fails instead of replacing if another writer was
-  first: an existing blob is never overwritten. Elsewhere (memory, S3, ...) the blob is moved
-  only if the final path is still free; two racing writers of one address hold the same
-  logical content, so whichever move lands last leaves one complete, correct blob.
-* A directory blob (Zarr) is complete only once ``<path>/.complete`` exists; the marker is
-  written last. On a local disk the tree is fsync'ed and renamed in one atomic step, which
-  fails if another writer's tree is already there (then that tree is complete and only the
-  marker may be missing). Elsewhere each file is moved to the final tree and the marker is
-  written after the last one, so a marker never precedes its files.
+* An object is written under a temporary sibling ``<path>.tmp-<uuid hex>`` (or, while its
+  address is unknown, ``<root>/staging/pending<ext>.tmp-<uuid hex>``), never at its final
+  path; a crash leaves only a temporary, which :meth:`FsspecBlobStore.iter_temporaries`
+  reports to ``gc``. On failure the temporary is removed and ``StorageError`` raised.
+* A single file is published by one rename. On local disk it is fsync'ed, then hard-linked to
+  its final name, which fails rather than replace, so a published blob is never overwritten.
+  Elsewhere (memory, S3, ...) it is moved only if the final path is still free; racing writers
+  of one address hold the same logical content, so whichever move lands last is correct.
+* A directory (Zarr) is a blob only once ``<path>/.complete`` exists, written last. On local
+  disk the fsync'ed tree is renamed in one atomic step that refuses a non-empty target (the
+  tree found there arrived whole by the same rename; at most its marker is missing). Elsewhere
+  files are moved one by one and the marker follows the last, so it never precedes its files.
 
-Dedup: ``put`` asks the adapter for the address first when that is cheap (in-memory data
-hash at GB/s without writing), and writes nothing if a complete blob exists. For lazy
-(dask-backed) objects the address would cost a second full computation, so the object is
-written to a temporary while it is hashed, and the temporary is discarded if the blob exists.
+Dedup: ``put`` asks the adapter for the address first when that is cheap (in-memory data hash
+at GB/s without writing) and writes nothing if a complete blob exists; the write then hashes
+again while streaming and must agree, which catches an object mutated during ``put``. For
+lazy (dask-backed) objects an address first would compute the data twice, so they are staged
+while hashed, and the staged copy is dropped if the blob already exists.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import os
 import re
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import fsspec
 from fsspec.implementations.dirfs import DirFileSystem
@@ -49,16 +49,11 @@ _TEMP_RE = re.compile(r"\.tmp-[0-9a-f]{32}$")
 _LEAF_RE = re.compile(r"^([0-9a-f]{64})(.*)$")
 _PREFIX_RE = re.compile(r"^[0-9a-f]{2}$")
 _TAKEN = (errno.EEXIST, errno.ENOTEMPTY)
+_NO_HARD_LINKS = (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EMLINK, errno.ENOSYS)
 
 
 def validate_address(address: Any) -> str:
-    """Return the hex digest of ``address`` (``blake3:`` + 64 lowercase hex) or raise.
-
-    Raises
-    ------
-    ValidationError
-        For anything else, before it can become part of a path.
-    """
+    """Return the hex digest of ``address`` or raise ValidationError (before any path is built)."""
     match = _ADDRESS_RE.match(address) if isinstance(address, str) else None
     if match is None:
         raise ValidationError(f"malformed blob address {address!r}: expected "
@@ -67,7 +62,7 @@ def validate_address(address: Any) -> str:
 
 
 def validate_extension(extension: Any) -> str:
-    """Return ``extension`` if it is empty or like ``.nc`` / ``.tar.gz``; else raise."""
+    """Return ``extension`` if it is empty or like ``.nc`` / ``.tar.gz``; else raise ValidationError."""
     if not isinstance(extension, str) or not _EXTENSION_RE.match(extension):
         raise ValidationError(f"malformed blob extension {extension!r}: expected '' or up to "
                               "three parts like '.nc' of letters, digits, '_', '+' or '-'")
@@ -77,14 +72,11 @@ def validate_extension(extension: Any) -> str:
 def local_path(fs: fsspec.AbstractFileSystem, path: str) -> str | None:
     """The OS path of ``path`` if ``fs`` is plain local disk (possibly under DirFileSystem).
 
-    Exact types only: a subclass may change how bytes are written, so it is not bypassed.
+    Exact types only: a subclass may change how bytes are written, so it is never bypassed.
     """
     while type(fs) is DirFileSystem:
-        path = fs._join(path)  # DirFileSystem's own root-prefixing (and '..' guard)
-        fs = fs.fs
-    if type(fs) is LocalFileSystem:
-        return str(LocalFileSystem._strip_protocol(path))
-    return None
+        path, fs = fs._join(path), fs.fs  # DirFileSystem's own root prefixing and '..' guard
+    return str(LocalFileSystem._strip_protocol(path)) if type(fs) is LocalFileSystem else None
 
 
 class FsspecBlobStore:
@@ -96,7 +88,6 @@ class FsspecBlobStore:
             raise ValidationError(f"project {project!r} cannot be a blob directory: use a "
                                   "non-empty name without '.', '..' or empty path segments")
         self._fs = fs
-        self._made: set[str] = set()
         self.project = project
         self.root = f"{project}/blobs/{ADDRESS_ALGORITHM}"
 
@@ -116,6 +107,8 @@ class FsspecBlobStore:
         ------
         ValidationError
             If the adapter refuses the object (nothing is left behind).
+        IntegrityError
+            If the object changed between hashing and writing (nothing is published).
         StorageError
             If writing or publishing fails; temporaries are removed, nothing becomes visible.
         """
@@ -124,13 +117,12 @@ class FsspecBlobStore:
         if address is not None:
             path = self.blob_path(address, adapter.extension)
             if self._is_complete(path, adapter.is_directory):
-                return self._existing(obj, address, path, adapter)
+                return self._guarded(path, lambda: self._existing(obj, address, path, adapter))
         return self._write_and_publish(obj, adapter, address)
 
     def _write_and_publish(self, obj: Any, adapter: DataAdapter, expected: str | None) -> WrittenBlob:
-        # Unknown address (lazy object): stage under the store root, then publish from there.
         tmp = (f"{self.root}/staging/pending{adapter.extension}.tmp-{uuid.uuid4().hex}"
-               if expected is None else self._temp_name(self.blob_path(expected, adapter.extension)))
+               if expected is None else _temp_name(self.blob_path(expected, adapter.extension)))
         try:
             written = adapter.write(obj, self._fs, tmp)
             if expected is not None and written.address != expected:
@@ -149,41 +141,28 @@ class FsspecBlobStore:
             raise StorageError(f"could not store blob {expected or '(address not yet known)'} at "
                                f"{tmp}: {type(err).__name__}: {err}") from err
 
-    @staticmethod
-    def _temp_name(path: str) -> str:
-        return f"{path}.tmp-{uuid.uuid4().hex}"
-
     def _existing(self, obj: Any, address: str, path: str, adapter: DataAdapter) -> WrittenBlob:
         size = self._fs.du(path, total=True) if adapter.is_directory else self._fs.size(path)
-        shape = tuple(getattr(obj, "shape", ()))
-        return WrittenBlob(address=address, size=int(size or 0), shape=shape,
+        return WrittenBlob(address=address, size=int(size or 0), shape=tuple(getattr(obj, "shape", ())),
                            dtype=str(getattr(obj, "dtype", "")))
 
     def _publish(self, tmp: str, path: str, is_directory: bool) -> None:
         local_tmp, local_final = local_path(self._fs, tmp), local_path(self._fs, path)
         if local_tmp is not None and local_final is not None:
-            publish = _publish_local_tree if is_directory else _publish_local_file
-            publish(local_tmp, local_final)
+            (_publish_local_tree if is_directory else _publish_local_file)(local_tmp, local_final)
         elif is_directory:
-            self._publish_remote_tree(tmp, path)
+            root = self._fs._strip_protocol(tmp).rstrip("/")
+            for source in sorted(self._fs.find(tmp)):  # file by file: never nests into `path`
+                self._move(source, f"{path}/{self._fs._strip_protocol(source)[len(root):].lstrip('/')}")
+            self._remove(tmp)
+            self._fs.pipe_file(f"{path}/{MARKER_NAME}", b"")
         elif self._fs.exists(path):
             self._fs.rm(tmp)
         else:
             self._move(tmp, path)
 
-    def _publish_remote_tree(self, tmp: str, path: str) -> None:
-        source_root = self._fs._strip_protocol(tmp).rstrip("/")
-        for source in sorted(self._fs.find(tmp)):  # file by file: never nests into `path`
-            relative = self._fs._strip_protocol(source)[len(source_root):].lstrip("/")
-            self._move(source, f"{path}/{relative}")
-        self._remove(tmp)
-        self._fs.pipe_file(f"{path}/{MARKER_NAME}", b"")
-
     def _move(self, source: str, target: str) -> None:
-        parent = target.rsplit("/", 1)[0]
-        if parent not in self._made:  # fsspec's mv does not create parents on every backend
-            self._fs.makedirs(parent, exist_ok=True)
-            self._made.add(parent)
+        self._fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)  # mv needs parents on some backends
         self._fs.mv(source, target)
 
     # -- reading ---------------------------------------------------------------------------
@@ -202,23 +181,15 @@ class FsspecBlobStore:
             raise NotFoundError(f"blob {address} ({extension or 'no extension'}) does not exist in "
                                 f"project {self.project!r}; it was never stored, or was deleted",
                                 key=address)
-        try:
-            return adapter.read(self._fs, path, lazy=lazy)
-        except SignalStoreError:
-            raise
-        except Exception as err:
-            raise StorageError(f"could not read blob {address} at {path}: "
-                               f"{type(err).__name__}: {err}") from err
+        return self._guarded(path, lambda: adapter.read(self._fs, path, lazy=lazy))
 
     def exists(self, address: str, extension: str) -> bool:
         """Whether a complete blob (a file, or a tree with its marker) has that address."""
         path = self.blob_path(address, extension)
-        return self._guarded(path, lambda: self._fs.isfile(path)
-                             or self._fs.exists(f"{path}/{MARKER_NAME}"))
+        return self._guarded(path, lambda: self._fs.isfile(path) or self._fs.exists(f"{path}/{MARKER_NAME}"))
 
     def _is_complete(self, path: str, is_directory: bool) -> bool:
-        marker = f"{path}/{MARKER_NAME}"
-        return self._guarded(path, lambda: self._fs.exists(marker) if is_directory
+        return self._guarded(path, lambda: self._fs.exists(f"{path}/{MARKER_NAME}") if is_directory
                              else self._fs.isfile(path))
 
     # -- deleting and listing --------------------------------------------------------------
@@ -238,9 +209,8 @@ class FsspecBlobStore:
             self._fs.rm(f"{path}/{MARKER_NAME}")
         local = local_path(self._fs, path)
         if local is not None and os.path.isdir(local):
-            trash = self._temp_name(path)  # atomic: the final name never holds a partial tree
-            os.rename(local, str(local_path(self._fs, trash)))
-            path = trash
+            path = _temp_name(path)  # atomic: a partial tree never stays under the final name
+            os.rename(local, str(local_path(self._fs, path)))
         if self._fs.exists(path):
             self._fs.rm(path, recursive=True)
 
@@ -250,16 +220,16 @@ class FsspecBlobStore:
             match = _LEAF_RE.match(_basename(info))
             if match is None or _TEMP_RE.search(match.group(2)) or not _EXTENSION_RE.match(match.group(2)):
                 continue
-            address = f"{ADDRESS_ALGORITHM}:{match.group(1)}"
+            address, marker = f"{ADDRESS_ALGORITHM}:{match.group(1)}", f"{info['name']}/{MARKER_NAME}"
             if info["type"] != "directory":
                 yield address, match.group(2), _epoch(self._fs, info)
-            elif self._fs.exists(marker := f"{info['name'].rstrip('/')}/{MARKER_NAME}"):
+            elif self._guarded(marker, lambda: self._fs.exists(marker)):
                 yield address, match.group(2), _epoch(self._fs, self._fs.info(marker))
 
     def iter_temporaries(self) -> Iterator[tuple[str, float]]:
-        """Leftover temporaries (crashed or interrupted writes) as ``(path, modified epoch)``."""
+        """Leftover temporaries (crashed or interrupted writes) as ``(path, newest modified epoch)``."""
         for info in [*self._leaves(), *self._ls(f"{self.root}/staging")]:
-            if _TEMP_RE.search(info["name"].rstrip("/")):
+            if _TEMP_RE.search(info["name"]):
                 yield info["name"], self._newest(info)
 
     def remove_temporary(self, path: str) -> None:
@@ -271,34 +241,37 @@ class FsspecBlobStore:
 
     def _leaves(self) -> Iterator[dict[str, Any]]:
         for first in self._ls(self.root):
-            if first["type"] != "directory" or not _PREFIX_RE.match(_basename(first)):
-                continue
-            for second in self._ls(first["name"]):
-                if second["type"] == "directory" and _PREFIX_RE.match(_basename(second)):
-                    yield from self._ls(second["name"])
+            if first["type"] == "directory" and _PREFIX_RE.match(_basename(first)):
+                for second in self._ls(first["name"]):
+                    if second["type"] == "directory" and _PREFIX_RE.match(_basename(second)):
+                        yield from self._ls(second["name"])
 
     def _ls(self, path: str) -> list[dict[str, Any]]:
         try:
-            return sorted(self._fs.ls(path, detail=True), key=lambda info: info["name"])
-        except FileNotFoundError:
-            return []
+            entries = self._guarded(path, lambda: self._fs.ls(path, detail=True))
+        except StorageError as err:
+            if isinstance(err.__cause__, FileNotFoundError):
+                return []
+            raise
+        return sorted(({**e, "name": str(e["name"]).rstrip("/")} for e in entries), key=lambda e: e["name"])
 
     def _newest(self, info: dict[str, Any]) -> float:
-        if info["type"] != "directory" or local_path(self._fs, info["name"]) is not None:
+        if info["type"] != "directory":
             return _epoch(self._fs, info)
-        files = self._fs.find(info["name"], detail=True).values()
-        return max((_epoch(self._fs, f) for f in files), default=0.0)
+        files = self._guarded(info["name"], lambda: self._fs.find(info["name"], detail=True))
+        return max((_epoch(self._fs, f) for f in files.values()), default=0.0)
 
     # -- helpers ---------------------------------------------------------------------------
     def _remove(self, path: str) -> None:
-        """Best-effort removal of a temporary; what survives is reported to gc later."""
+        """Best-effort removal of a temporary; whatever survives is reported to gc later."""
         try:
             if self._fs.exists(path):
                 self._fs.rm(path, recursive=True)
         except Exception:  # noqa: BLE001 - cleanup must not hide the original error
             pass
 
-    def _guarded(self, path: str, action: Any) -> Any:
+    def _guarded(self, path: str, action: Callable[[], Any]) -> Any:
+        """Run ``action``, translating filesystem errors into StorageError naming ``path``."""
         try:
             return action()
         except SignalStoreError:
@@ -307,14 +280,22 @@ class FsspecBlobStore:
             raise StorageError(f"blob filesystem failed at {path}: {type(err).__name__}: {err}") from err
 
 
+def _temp_name(path: str) -> str:
+    return f"{path}.tmp-{uuid.uuid4().hex}"
+
+
 def _publish_local_file(tmp: str, final: str) -> None:
     _fsync(tmp)
     os.makedirs(os.path.dirname(final), exist_ok=True)
     try:
-        os.link(tmp, final)  # fails rather than replace: a published blob is never overwritten
+        os.link(tmp, final)  # refuses to replace: a published blob is never overwritten
     except FileExistsError:
-        pass
-    finally:
+        pass  # another writer published the same content first
+    except OSError as err:
+        if err.errno not in _NO_HARD_LINKS:
+            raise
+        os.replace(tmp, final)  # no hard links here: a racing writer's file has the same content
+    if os.path.lexists(tmp):
         os.unlink(tmp)
     _fsync(os.path.dirname(final))
 
@@ -332,10 +313,8 @@ def _publish_local_tree(tmp: str, final: str) -> None:
             raise
         LocalFileSystem().rm(tmp, recursive=True)  # the tree there came whole from a rename
     _fsync(os.path.dirname(final))
-    marker = os.path.join(final, MARKER_NAME)
-    with open(marker, "ab"):
-        pass
-    _fsync(marker)
+    with open(os.path.join(final, MARKER_NAME), "ab") as marker:
+        os.fsync(marker.fileno())
     _fsync(final)
 
 
@@ -353,11 +332,12 @@ def _basename(info: dict[str, Any]) -> str:
 
 
 def _epoch(fs: fsspec.AbstractFileSystem, info: dict[str, Any]) -> float:
+    """Modification time in epoch seconds from whichever field this backend reports."""
     for key in ("mtime", "created", "LastModified", "last_modified", "updated"):
         value = info.get(key)
-        if isinstance(value, datetime):
-            return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
         if isinstance(value, (int, float)):
             return float(value)
+        if isinstance(value, datetime):
+            return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
     modified = fs.modified(info["name"])
     return (modified if modified.tzinfo else modified.replace(tzinfo=timezone.utc)).timestamp()
