@@ -8,9 +8,12 @@ import re
 from typing import Any, Callable, MutableMapping, Optional, Sequence
 
 import attrs
+from datetime import timedelta
 
 from projections import BUILTIN_PROJECTORS, ProjectionRunner, Projector
 from signalstore_es._logging import get_logger, logged_call
+from signalstore_es.api.maintenance import GcReport, VerifyReport, collect_garbage, verify
+from signalstore_es.api.progress import progress_bar
 from signalstore_es.api.unit_of_work import UnitOfWork
 from signalstore_es.errors import ArgumentTypeError, ConfigurationError, ValidationError
 from signalstore_es.ports.storage import StorageBackend
@@ -19,6 +22,7 @@ log = get_logger(__name__)
 PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 ACTOR_VARIABLE = "SIGNALSTORE_ACTOR"
 FILETYPES = ("netcdf", "zarr")
+DEFAULT_GRACE = timedelta(hours=24)  #: longer than any unit of work between writing a blob and committing
 
 
 @attrs.frozen(kw_only=True)
@@ -86,11 +90,9 @@ class UnitOfWorkProvider:
 
     def __call__(self, project_name: str) -> UnitOfWork:
         """A unit of work for ``project_name`` (use it as a context manager)."""
-        from signalstore_es.adapters.fsspec import FsspecBlobStore
-
         backend = self._backend(project_name)
         return UnitOfWork(project=project_name, actor=self.actor, backend=backend,
-                          blobs=FsspecBlobStore(self._filesystem, project_name),
+                          blobs=self._blob_store(project_name),
                           registry=self._registry, runner=self._runner(),
                           memory_store=self._memory_store)
 
@@ -109,10 +111,34 @@ class UnitOfWorkProvider:
     def rebuild(self, project_name: str, views: Optional[Sequence[str]] = None) -> RebuildReport:
         """Drop the views (all, or those named) and replay the whole log into them."""
         runner = self._runner(views)
-        with logged_call(log, "rebuild", project=project_name, actor=self.actor) as extra:
+        with logged_call(log, "rebuild", project=project_name, actor=self.actor) as extra, \
+                progress_bar(f"rebuilding {project_name}", total=None):
             commits, events = self._backend(project_name).rebuild(runner)
             extra.update(commits=commits, events=events)
             return RebuildReport(project=project_name, views=runner.views, commits=commits, events=events)
+
+    def verify(self, project_name: str) -> VerifyReport:
+        """Recompute the hash chain and every committed blob's address; report what is wrong.
+
+        Detects edited, removed, inserted or reordered commits (the first broken one is named)
+        and missing, damaged or substituted blobs. Never raises for damage: check ``report.ok``.
+        """
+        backend = self._backend(project_name)
+        with logged_call(log, "verify", project=project_name, actor=self.actor) as extra, \
+                progress_bar(f"verifying {project_name}", total=None) as advance:
+            report = verify(backend, self._blob_store(project_name), self._registry, advance)
+            extra.update(ok=report.ok, commits=report.commits_checked, blobs=report.blobs_checked)
+            return report
+
+    def gc(self, project_name: str, grace: timedelta = DEFAULT_GRACE) -> GcReport:
+        """Remove blobs that no commit references and temporaries, once older than ``grace``."""
+        if not isinstance(grace, timedelta) or grace < timedelta(0):
+            raise ArgumentTypeError(f"grace must be a non-negative timedelta, got {grace!r}")
+        backend = self._backend(project_name)
+        with logged_call(log, "gc", project=project_name, actor=self.actor) as extra:
+            report = collect_garbage(backend, self._blob_store(project_name), grace)
+            extra.update(removed=len(report.removed_blobs), temporaries=report.removed_temporaries)
+            return report
 
     def close(self) -> None:
         for backend in self._backends.values():
@@ -127,6 +153,11 @@ class UnitOfWorkProvider:
         if unknown:
             raise ValidationError(f"unknown views {unknown}; known views: {sorted(known)}")
         return ProjectionRunner([known[v] for v in views])
+
+    def _blob_store(self, project_name: str) -> Any:
+        from signalstore_es.adapters.fsspec import FsspecBlobStore
+
+        return FsspecBlobStore(self._filesystem, check_project_name(project_name))
 
     def _backend(self, project_name: str) -> StorageBackend:
         check_project_name(project_name)

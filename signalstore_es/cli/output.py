@@ -27,3 +27,25 @@ def emit_rows(rows: Iterable[dict[str, Any]], columns: Sequence[str], *, as_json
     for row in rows:
         table.add_row(*(str(_plain(row.get(c, ""))) for c in columns))
     Console().print(table)
+
+
+def summarize(found: Any) -> str:
+    """A short human summary of a record dict or a data object."""
+    if isinstance(found, dict):
+        return json.dumps({k: _plain(v) for k, v in found.items()}, indent=2, default=str)
+    attrs = getattr(found, "attrs", {})
+    header = f"{type(found).__name__} {getattr(found, 'name', '')!s} dims={getattr(found, 'dims', ())} " \
+             f"shape={getattr(found, 'shape', ())} dtype={getattr(found, 'dtype', '')}"
+    return header + "\n" + json.dumps({k: _plain(v) for k, v in attrs.items()}, indent=2, default=str)
+
+
+def write_object(found: Any, path: Any) -> None:
+    """Write a data object to a netCDF file (attrs as JSON text, which netCDF can hold)."""
+    if isinstance(found, dict):
+        from pathlib import Path
+
+        Path(path).write_text(json.dumps({k: _plain(v) for k, v in found.items()}, default=str))
+        return
+    copy = found.copy()
+    copy.attrs = {k: json.dumps(_plain(v), default=str) for k, v in found.attrs.items()}
+    copy.to_netcdf(path, engine="netcdf4")

@@ -1,0 +1,20 @@
+"""Progress bars for long operations: shown only on an interactive terminal."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from typing import Callable, Iterator, Optional
+
+
+@contextlib.contextmanager
+def progress_bar(description: str, total: Optional[int]) -> Iterator[Callable[[int], None]]:
+    """Yield ``advance(n)``; draws a rich progress bar on stderr when it is a terminal."""
+    if not sys.stderr.isatty():
+        yield lambda _n: None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda n: progress.advance(task, n)
