@@ -9,7 +9,7 @@ from signalstore_es.api import records as rows
 from signalstore_es.api.audit import record_history
 from signalstore_es.api.context import WorkContext, public_view
 from signalstore_es.api.loading import load_row, staged_row
-from signalstore_es.api.staging import THIS_COMMIT, StagedRecordAdd, StagedRecordChange
+from signalstore_es.api.staging import THIS_COMMIT, Generation, StagedRecordAdd, StagedRecordChange
 from signalstore_es.api.time_travel import context_at, require_writable
 from signalstore_es.domain.events import BlobRef, RecordRemoved, RecordRestored
 from signalstore_es.domain.keys import RecordKey, check_data_name, check_schema_name
@@ -75,7 +75,8 @@ class DataRepository:
             staged = StagedRecordAdd(key=key, record=_without_keys(record), blob=blob,
                                      is_stamped_at_commit=versioning_on)
             self._context.staging.stage(staged)
-            self._context.staging.records[key] = staged
+            self._context.staging.live[key] = Generation(row=staged_row(staged), generation=THIS_COMMIT,
+                                                         added=staged)
             return key
 
     def remove(self, schema_ref: str, data_name: str, version_timestamp: Any = 0) -> None:
@@ -83,43 +84,32 @@ class DataRepository:
         require_writable(self._context)
         key = RecordKey.checked(schema_ref, data_name, version_timestamp)
         with logged_call(log, "data.remove", key=key.describe(), **self._context.log_context()):
-            staging = self._context.staging
-            if key in staging.records:
-                added = staging.records.pop(key)
-                staging.stage(StagedRecordChange(kind=RecordRemoved, key=key,
-                                                 generation=THIS_COMMIT, added=added))
-                staging.removed_staged[key] = added
-                return
-            row = None if key in staging.removed else rows.live_row(self._context, key)
-            if row is None:
+            current = _live_generation(self._context, key)
+            if current is None:
                 raise NotFoundError(f"record {key.describe()} does not exist (or is already removed)",
                                     key=key)
-            staging.stage(StagedRecordChange(kind=RecordRemoved, key=key, generation=rows.generation_of(row)))
-            staging.removed[key] = rows.generation_of(row)
+            staging = self._context.staging
+            staging.stage(StagedRecordChange(kind=RecordRemoved, key=key, generation=current.generation,
+                                             added=current.added))
+            staging.live[key] = None
+            staging.removed.setdefault(key, []).append(current)
 
     def restore(self, schema_ref: str, data_name: str, version_timestamp: Any = 0) -> None:
         """Bring back the most recently removed generation of this key."""
         require_writable(self._context)
         key = RecordKey.checked(schema_ref, data_name, version_timestamp)
         with logged_call(log, "data.restore", key=key.describe(), **self._context.log_context()):
-            if _live(self._context, key) is not None:
+            if _live_generation(self._context, key) is not None:
                 raise AlreadyExistsError(f"record {key.describe()} is live; nothing to restore", key=key)
             staging = self._context.staging
-            if key in staging.removed_staged:
-                added = staging.removed_staged.pop(key)
-                staging.stage(StagedRecordChange(kind=RecordRestored, key=key,
-                                                 generation=THIS_COMMIT, added=added))
-                staging.records[key] = added
-                return
-            generation = staging.removed.pop(key, None)
-            if generation is None:
-                removed = rows.removed_rows(self._context, key)
-                if not removed:
-                    raise NotFoundError(f"record {key.describe()} was never removed, or was purged",
-                                        key=key)
-                generation = rows.generation_of(removed[0])
-                staging.restored[key] = generation
-            staging.stage(StagedRecordChange(kind=RecordRestored, key=key, generation=generation))
+            removed_here = staging.removed.get(key)
+            target = removed_here.pop() if removed_here else _newest_committed_removal(self._context, key)
+            if target is None:
+                raise NotFoundError(f"record {key.describe()} was never removed, or was purged", key=key)
+            staging.stage(StagedRecordChange(kind=RecordRestored, key=key, generation=target.generation,
+                                             added=target.added))
+            staging.live[key] = Generation(row={**target.row, "time_of_removal": None},
+                                           generation=target.generation, added=target.added)
 
     # -- reads -------------------------------------------------------------------------------
     def get(self, schema_ref: str, data_name: str, version_timestamp: Any = 0,
@@ -204,8 +194,8 @@ class DataRepository:
 
     def _check_new(self, key: RecordKey, versioning_on: bool) -> None:
         staging = self._context.staging
-        if versioning_on and any(k.schema_ref == key.schema_ref and k.data_name == key.data_name
-                                 and s.is_stamped_at_commit for k, s in staging.records.items()):
+        if versioning_on and any(s.key.schema_ref == key.schema_ref and s.key.data_name == key.data_name
+                                 and s.is_stamped_at_commit for s in staging.staged_adds()):
             raise AlreadyExistsError(
                 f"a version of ({key.schema_ref!r}, {key.data_name!r}) is already staged in this unit "
                 "of work; versions are stamped with the commit time, so commit before adding another",
@@ -224,26 +214,36 @@ class DataRepository:
 
 
 def _versions(context: WorkContext, schema_ref: str, data_name: str) -> list[dict[str, Any]]:
-    """Live versions of a name, newest first, including those staged in this unit of work."""
-    staging = context.staging
-    staged = [staged_row(s) for k, s in staging.records.items()
-              if (k.schema_ref, k.data_name) == (schema_ref, data_name)]
+    """Live versions of a name, newest first, as this unit of work sees them."""
+    overridden = {k: g for k, g in context.staging.live.items()
+                  if (k.schema_ref, k.data_name) == (schema_ref, data_name)}
     committed = [r for r in rows.live_versions(context, schema_ref, data_name)
-                 if RecordKey(schema_ref=schema_ref, data_name=data_name,
-                              version_timestamp=r["version_timestamp"]) not in staging.removed]
+                 if _key_of_row(r) not in overridden]
+    staged = [g.row for g in overridden.values() if g is not None]
     return sorted(staged + committed, key=rows.version_order, reverse=True)
 
 
+def _live_generation(context: WorkContext, key: RecordKey) -> Optional[Generation]:
+    """The live generation of ``key``, seen through what this unit of work has staged."""
+    if key in context.staging.live:
+        return context.staging.live[key]
+    row = rows.live_row(context, key)
+    return None if row is None else Generation(row=row, generation=rows.generation_of(row))
+
+
 def _live(context: WorkContext, key: RecordKey) -> Optional[dict[str, Any]]:
-    """The live row of ``key``, seen through what this unit of work has staged."""
-    staging = context.staging
-    if key in staging.records:
-        return staged_row(staging.records[key])
-    if key in staging.removed:
-        return None
-    if key in staging.restored:
-        return rows.generation_row(context, key, staging.restored[key])
-    return rows.live_row(context, key)
+    found = _live_generation(context, key)
+    return None if found is None else found.row
+
+
+def _newest_committed_removal(context: WorkContext, key: RecordKey) -> Optional[Generation]:
+    removed = rows.removed_rows(context, key)
+    return Generation(row=removed[0], generation=rows.generation_of(removed[0])) if removed else None
+
+
+def _key_of_row(row: dict[str, Any]) -> RecordKey:
+    return RecordKey(schema_ref=row["schema_ref"], data_name=row["data_name"],
+                     version_timestamp=row["version_timestamp"])
 
 
 def _split(obj: Any, data_adapter: Any) -> tuple[Any, Mapping[str, Any]]:

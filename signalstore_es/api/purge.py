@@ -22,8 +22,9 @@ def plan_purge(context: WorkContext, time_threshold: Optional[datetime]) -> int:
         if not isinstance(time_threshold, datetime):
             raise ArgumentTypeError(f"time_threshold must be an aware datetime, got {time_threshold!r}")
         condition["$lt"] = require_aware(time_threshold, argument="time_threshold")
+    touched = context.staging.live.keys() | context.staging.removed.keys()
     doomed = [r for r in context.backend.find_rows(rows.VIEW, {"time_of_removal": condition})
-              if _key(r) not in context.staging.restored]
+              if _key(r) not in touched]  # keys this unit of work changed are left for next time
     for row in doomed:
         context.staging.stage(StagedRecordChange(kind=RecordPurged, key=_key(row),
                                                  generation=rows.generation_of(row)))

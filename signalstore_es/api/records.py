@@ -47,9 +47,3 @@ def generation_of(row: dict[str, Any]) -> int:
 def blob_of(row: dict[str, Any]) -> Optional[dict[str, Any]]:
     return row.get(BLOB_FIELD)  # type: ignore[no-any-return]
 
-
-def generation_row(context: WorkContext, key: RecordKey, generation: int) -> Optional[dict[str, Any]]:
-    """One generation of a record, presented live (used for a restore staged in this unit)."""
-    found = context.backend.find_rows(VIEW, {KEY_FIELD: key.as_string(), GENERATION_FIELD: generation},
-                                      as_of=context.as_of, limit=1)
-    return {**found[0], "time_of_removal": None} if found else None

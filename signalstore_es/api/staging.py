@@ -56,16 +56,28 @@ class StagedRecordChange:
 Staged = Union[StagedRecordAdd, StagedRecordChange, DomainModelAdded, DomainModelRemoved, BlobPurged]
 
 
+@attrs.frozen(kw_only=True)
+class Generation:
+    """One generation of a record as this unit of work sees it."""
+
+    row: dict[str, Any]  #: the view row (for a staged add: a row built from it)
+    generation: int  #: THIS_COMMIT for a generation added by this unit of work
+    added: Optional[StagedRecordAdd] = None  #: the staged add, when generation is THIS_COMMIT
+
+
 class Staging:
-    """The ordered staged operations of a unit of work, plus lookups for its own reads."""
+    """The ordered staged operations of a unit of work, plus what its own reads must see.
+
+    ``live`` overrides the committed view per key: a :class:`Generation` that is live in this
+    unit of work, or None for a key it removed. ``removed`` stacks the generations it removed,
+    newest last, for ``restore``.
+    """
 
     def __init__(self) -> None:
         self.operations: list[Staged] = []
         self.models: dict[str, Optional[dict[str, Any]]] = {}  #: name -> model, None if removed
-        self.records: dict[RecordKey, StagedRecordAdd] = {}  #: live records added here
-        self.removed: dict[RecordKey, int] = {}  #: committed records removed here -> generation
-        self.removed_staged: dict[RecordKey, StagedRecordAdd] = {}  #: added, then removed, here
-        self.restored: dict[RecordKey, int] = {}  #: committed records restored here -> generation
+        self.live: dict[RecordKey, Optional[Generation]] = {}
+        self.removed: dict[RecordKey, list[Generation]] = {}
         self.purged_extensions: dict[str, str] = {}  #: address -> extension, for byte deletion
 
     def __len__(self) -> int:
@@ -73,6 +85,9 @@ class Staging:
 
     def stage(self, operation: Staged) -> None:
         self.operations.append(operation)
+
+    def staged_adds(self) -> list[StagedRecordAdd]:
+        return [op for op in self.operations if isinstance(op, StagedRecordAdd)]
 
     def events_for(self, seq: int, committed_at: datetime) -> tuple[Event, ...]:
         """The events of this batch if it lands as commit ``seq`` at ``committed_at``."""
@@ -94,12 +109,12 @@ class Staging:
                 if isinstance(op, BlobPurged)]
 
     def written_addresses(self) -> set[str]:
-        return {op.blob.address for op in self.operations
-                if isinstance(op, StagedRecordAdd) and op.blob is not None}
+        return {op.blob.address for op in self.staged_adds() if op.blob is not None}
 
 
 __all__ = [
     "THIS_COMMIT",
+    "Generation",
     "BlobPurged",
     "DomainModelAdded",
     "DomainModelRemoved",

@@ -6,7 +6,8 @@ import errno
 import os
 import threading
 import uuid
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import dask.array
 import fsspec
@@ -104,6 +105,11 @@ def adapter(request: pytest.FixtureRequest) -> Any:
     return request.param()
 
 
+def temporary_path(store: FsspecBlobStore, adapter: Any) -> str:
+    """Where a crashed put of ``sample()`` would have left its temporary."""
+    return f"{store.blob_path(adapter.content_address(sample()), adapter.extension)}.tmp-{uuid.uuid4().hex}"
+
+
 def files_under(fs: fsspec.AbstractFileSystem, path: str) -> list[str]:
     return sorted(fs.find(path)) if fs.exists(path) else []
 
@@ -132,10 +138,12 @@ def test_blob_path_follows_the_layout(fs: Any, project: str, adapter: Any) -> No
 def test_get_lazy_returns_a_dask_backed_object(fs: Any, project: str, adapter: Any) -> None:
     store = FsspecBlobStore(fs, project)
     written = store.put(sample(), adapter)
-    assert isinstance(store.get(written.address, adapter.extension, adapter, lazy=True).data, dask.array.Array)
+    loaded = store.get(written.address, adapter.extension, adapter, lazy=True)
+    assert isinstance(loaded.data, dask.array.Array)
 
 
-def test_get_of_a_missing_blob_raises_not_found_naming_the_address(fs: Any, project: str, adapter: Any) -> None:
+def test_get_of_a_missing_blob_raises_not_found_naming_the_address(fs: Any, project: str,
+                                                                    adapter: Any) -> None:
     address = adapter.content_address(sample())
     with pytest.raises(NotFoundError, match=address):
         FsspecBlobStore(fs, project).get(address, adapter.extension, adapter)
@@ -185,7 +193,8 @@ def test_dask_backed_object_is_stored_under_its_content_address(fs: Any, project
 @pytest.mark.parametrize("backend", ["memory", "local"])
 def test_racing_puts_of_one_address_all_succeed_with_one_complete_blob(
         backend: str, tmp_path: Any, project: str, adapter: Any) -> None:
-    fs = fsspec.filesystem("memory") if backend == "memory" else DirFileSystem(str(tmp_path), LocalFileSystem())
+    fs = (fsspec.filesystem("memory") if backend == "memory"
+          else DirFileSystem(str(tmp_path), LocalFileSystem()))
     stores = [FsspecBlobStore(fs, project) for _ in range(4)]
     results: list[Any] = []
     barrier = threading.Barrier(len(stores))
@@ -301,21 +310,20 @@ def test_iter_blobs_reports_the_local_modification_time(tmp_path: Any, project: 
 
 def test_iter_blobs_ignores_temporaries(fs: Any, project: str, adapter: Any) -> None:
     store = FsspecBlobStore(fs, project)
-    path = store.blob_path(adapter.content_address(sample()), adapter.extension)
-    adapter.write(sample(), fs, f"{path}.tmp-{uuid.uuid4().hex}")
+    adapter.write(sample(), fs, temporary_path(store, adapter))
     assert list(store.iter_blobs()) == []
 
 
 def test_iter_temporaries_reports_leftover_temporaries(fs: Any, project: str, adapter: Any) -> None:
     store = FsspecBlobStore(fs, project)
-    temporary = f"{store.blob_path(adapter.content_address(sample()), adapter.extension)}.tmp-{uuid.uuid4().hex}"
+    temporary = temporary_path(store, adapter)
     adapter.write(sample(), fs, temporary)
     assert [path.rstrip("/").endswith(temporary) for path, _ in store.iter_temporaries()] == [True]
 
 
 def test_remove_temporary_deletes_a_reported_temporary(fs: Any, project: str, adapter: Any) -> None:
     store = FsspecBlobStore(fs, project)
-    temporary = f"{store.blob_path(adapter.content_address(sample()), adapter.extension)}.tmp-{uuid.uuid4().hex}"
+    temporary = temporary_path(store, adapter)
     adapter.write(sample(), fs, temporary)
     for path, _ in list(store.iter_temporaries()):
         store.remove_temporary(path)

@@ -489,7 +489,7 @@ def test_the_compiled_fast_path_agrees_with_jsonschema_on_edge_cases(schema, ins
     assert fast is not None and fast(instance) == reference.is_valid(instance)
 
 
-@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(schema=SCHEMAS, data=st.data())
 def test_the_compiled_fast_path_agrees_with_jsonschema(schema, data):
     instance = data.draw(_probes(schema), label="instance")

@@ -44,9 +44,15 @@ import numpy as np
 import xarray as xr
 
 from signalstore_es.adapters.formats.hashing import ContentHasher
-from signalstore_es.adapters.formats.xarray_content import (DEFAULT_CHUNK_BYTES, METADATA_ATTR,
-                                                            DataArrayContent, VariableSpec,
-                                                            build_dataarray, checked_strings)
+from signalstore_es.adapters.formats.xarray_content import (
+    DEFAULT_CHUNK_BYTES,
+    METADATA_ATTR,
+    DataArrayContent,
+    VariableSpec,
+    build_dataarray,
+    checked_strings,
+    iter_slabs,
+)
 from signalstore_es.adapters.fsspec.blob_store import local_path
 from signalstore_es.errors import IntegrityError, ValidationError
 from signalstore_es.ports.data_adapter import DataAdapter, WrittenBlob
@@ -58,6 +64,7 @@ except ImportError:  # pragma: no cover - xarray moved it; serialize at least ou
 
 _COPY_BYTES = 8 * 2**20
 _HAS_COMPLEX = tuple(int(p) for p in netCDF4.__version__.split(".")[:2]) >= (1, 7)
+_COMPLEX_OPTION: dict[str, Any] = {"auto_complex": True} if _HAS_COMPLEX else {}
 _VIEWS = {"b": "u1", "M": "i8", "m": "i8"}
 
 
@@ -116,31 +123,51 @@ class NetCdfDataArrayAdapter(DataAdapter):
         """Load the DataArray at ``path``: in memory, or dask-backed if ``lazy``."""
         source = local_path(fs, path)
         if source is not None:
-            return self._open(source, lazy)
-        if lazy:
+            return _open_lazy(source) if lazy else _open_eager(source)
+        if lazy:  # the lazy arrays read the copy later, so it must outlive this call
             local = os.path.join(self._scratch_dir(), f"{os.urandom(16).hex()}.nc")
             fs.get_file(path, local)
-            return self._open(local, lazy=True)
+            return _open_lazy(local)
         with tempfile.TemporaryDirectory(prefix="signalstore-nc-") as scratch:
             local = os.path.join(scratch, "blob.nc")
             fs.get_file(path, local)
-            return self._open(local, lazy=False)
-
-    def _open(self, local: str, lazy: bool) -> xr.DataArray:
-        dataset = xr.open_dataset(local, engine="netcdf4", decode_cf=False, auto_complex=_HAS_COMPLEX)
-        metadata = _metadata(dataset)
-        if not lazy:
-            with dataset:
-                return build_dataarray(metadata, lambda key: dataset.variables[key].values)
-        data = next(v for v in metadata["variables"] if v["is_data"])
-        chunked = dataset.chunk(dict(zip(data["dims"], data["chunks"])))
-        return build_dataarray(metadata, lambda key: chunked.variables[key].data)
+            return _open_eager(local)
 
     def _scratch_dir(self) -> str:
         if self._scratch is None:
             self._scratch = tempfile.mkdtemp(prefix="signalstore-nc-lazy-")
             weakref.finalize(self, shutil.rmtree, self._scratch, True)
         return self._scratch
+
+
+def _open_dataset(local: str) -> xr.Dataset:
+    # decode_cf=False: no mask, scale, fill value or time decoding may touch the values
+    return xr.open_dataset(local, engine="netcdf4", decode_cf=False, auto_complex=_HAS_COMPLEX)
+
+
+def _open_eager(local: str) -> xr.DataArray:
+    with _open_dataset(local) as dataset:
+        metadata = _metadata(dataset)
+        chunks = {doc["key"]: tuple(doc["chunks"]) for doc in metadata["variables"]}
+        return build_dataarray(metadata, lambda key: _load(dataset.variables[key], chunks[key]))
+
+
+def _open_lazy(local: str) -> xr.DataArray:
+    dataset = _open_dataset(local)
+    metadata = _metadata(dataset)
+    data = next(doc for doc in metadata["variables"] if doc["is_data"])
+    chunked = dataset.chunk(dict(zip(data["dims"], data["chunks"], strict=True)))
+    return build_dataarray(metadata, lambda key: chunked.variables[key].data)
+
+
+def _load(variable: xr.Variable, chunks: tuple[int, ...]) -> Any:
+    """The values, read slab by slab: netCDF4 reading a whole variable holds it twice."""
+    if variable.dtype.kind not in "biufc" or variable.ndim == 0:
+        return variable.values
+    values = np.empty(variable.shape, dtype=variable.dtype)
+    for selection in iter_slabs(variable.shape, chunks):
+        values[selection] = variable[selection].values
+    return values
 
 
 def _check_supported(content: DataArrayContent) -> None:
@@ -166,8 +193,7 @@ def _encode(block: np.ndarray, spec: VariableSpec) -> np.ndarray:
 
 def _write_file(content: DataArrayContent, target: str, hasher: ContentHasher) -> None:
     with _LOCK:
-        nc = netCDF4.Dataset(target, "w", clobber=False, format="NETCDF4",
-                             **({"auto_complex": True} if _HAS_COMPLEX else {}))
+        nc = netCDF4.Dataset(target, "w", clobber=False, format="NETCDF4", **_COMPLEX_OPTION)
     try:
         with _LOCK:
             variables = _define(nc, content)
@@ -185,7 +211,7 @@ def _define(nc: Any, content: DataArrayContent) -> dict[str, Any]:
     nc.setncattr(METADATA_ATTR, json.dumps(content.metadata(), ensure_ascii=False))
     variables = {}
     for spec in content.specs:
-        for dim, extent in zip(spec.dims, spec.shape):
+        for dim, extent in zip(spec.dims, spec.shape, strict=True):
             if dim not in nc.dimensions:
                 _named(f"dimension {dim!r}", nc.createDimension, dim, extent)
         variables[spec.key] = _named(f"variable {spec.key!r}", nc.createVariable, spec.key,
@@ -213,7 +239,7 @@ def _metadata(dataset: xr.Dataset) -> Any:
     try:
         return json.loads(dataset.attrs[METADATA_ATTR])
     except (KeyError, TypeError, ValueError) as err:
-        dataset.close()
+        dataset.close()  # a lazy open would otherwise keep the file open
         raise IntegrityError("this netCDF file has no readable signalstore_es layout "
                              f"attribute ({type(err).__name__}: {err})") from err
 

@@ -8,7 +8,8 @@ one for new writes, while blobs written by the built-in are still read by name.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from signalstore_es.adapters.formats.netcdf import NetCdfDataArrayAdapter
 from signalstore_es.adapters.formats.zarr import ZarrDataArrayAdapter

@@ -24,14 +24,19 @@ their source of truth. Coordinate attrs are both. ``name`` is a ``str`` or ``Non
 from __future__ import annotations
 
 import itertools
-from typing import Any, Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 import attrs
 import numpy as np
 import xarray as xr
 
-from signalstore_es.adapters.formats.hashing import (ContentHasher, decode_mapping, encode_mapping,
-                                                     length_prefixed_utf8)
+from signalstore_es.adapters.formats.hashing import (
+    ContentHasher,
+    decode_mapping,
+    encode_mapping,
+    length_prefixed_utf8,
+)
 from signalstore_es.errors import ArgumentTypeError, IntegrityError, ValidationError
 
 FORMAT_TAG = "signalstore_es.xarray.DataArray/1"
@@ -40,6 +45,7 @@ DATA_KEY = "__xarray_dataarray_variable__"  #: xarray's own name for an unnamed 
 DEFAULT_CHUNK_BYTES = 16 * 2**20
 _OBJECT_ITEMSIZE_GUESS = 64  # bytes per str element when sizing chunks of object arrays
 _SUPPORTED_KINDS = frozenset("biufcMmUO")
+_MAX_ITEMSIZE = {"f": 8, "c": 16}  # wider ones are platform long doubles, not portable
 Selection = tuple[slice, ...]
 
 
@@ -84,7 +90,7 @@ class DataArrayContent:
             raise ArgumentTypeError(f"expected an xarray.DataArray, got {type(obj).__name__}")
         _check_names(obj)
         self._obj = obj
-        coords = [_spec(str(n), obj.coords[n].variable, False, chunk_bytes) for n in sorted(obj.coords)]
+        coords = [_spec(n, obj.coords[n].variable, False, chunk_bytes) for n in sorted(map(str, obj.coords))]
         key = obj.name if isinstance(obj.name, str) and obj.name not in {*obj.coords, *obj.dims} else DATA_KEY
         self.data = _spec(key, obj.variable, True, chunk_bytes, name=obj.name)
         self.specs: tuple[VariableSpec, ...] = (*coords, self.data)
@@ -120,14 +126,14 @@ class DataArrayContent:
         return hasher.address()
 
 
-def canonical_bytes(block: np.ndarray) -> bytes | np.ndarray:
+def canonical_bytes(block: np.ndarray) -> bytes | memoryview:
     """The hashed bytes of one C-order slab (see the module docstring)."""
     if block.dtype.kind == "O":
         return b"".join(length_prefixed_utf8(s) for s in checked_strings(block).ravel())
     flat = np.ascontiguousarray(block).reshape(-1)
     if block.dtype.kind in "Mm":
         flat = flat.view("<i8")
-    return flat.view(np.uint8)
+    return flat.view(np.uint8).data  # zero-copy view of the slab
 
 
 def checked_strings(block: np.ndarray, *, file_format: str = "", forbid_nul: bool = False) -> np.ndarray:
@@ -168,9 +174,10 @@ def chunk_shape(shape: tuple[int, ...], itemsize: int, chunk_bytes: int) -> tupl
 
 def iter_slabs(shape: tuple[int, ...], chunks: tuple[int, ...]) -> Iterator[Selection]:
     """Selections of ``chunks``-shaped slabs in C order (none if any axis is empty)."""
-    starts = [range(0, extent, step) for extent, step in zip(shape, chunks)]
+    starts = [range(0, extent, step) for extent, step in zip(shape, chunks, strict=True)]
     for corner in itertools.product(*starts):
-        yield tuple(slice(s, min(s + step, extent)) for s, step, extent in zip(corner, chunks, shape))
+        yield tuple(slice(s, min(s + step, extent))
+                    for s, step, extent in zip(corner, chunks, shape, strict=True))
 
 
 def build_dataarray(metadata: Any, load: Callable[[str], Any]) -> xr.DataArray:
@@ -230,7 +237,7 @@ def canonical_dtype(dtype: np.dtype[Any], *, where: str) -> np.dtype[Any]:
         For bytes (S), void/structured (V), extended-precision floats (> 8 bytes) and complex
         (> 16 bytes), and NumPy's variable-width StringDType: they have no exact stored form.
     """
-    too_wide = (dtype.kind == "f" and dtype.itemsize > 8) or (dtype.kind == "c" and dtype.itemsize > 16)
+    too_wide = dtype.itemsize > _MAX_ITEMSIZE.get(dtype.kind, dtype.itemsize)
     if dtype.kind not in _SUPPORTED_KINDS or too_wide:
         raise ValidationError(
             f"{where} has dtype {dtype}, which signalstore_es cannot store exactly; use bool, "

@@ -33,11 +33,15 @@ import zarr
 import zarr.storage
 
 from signalstore_es.adapters.formats.hashing import ContentHasher
-from signalstore_es.adapters.formats.xarray_content import (METADATA_ATTR,
-                                                            DataArrayContent, VariableSpec,
-                                                            build_dataarray, checked_strings)
+from signalstore_es.adapters.formats.xarray_content import (
+    METADATA_ATTR,
+    DataArrayContent,
+    VariableSpec,
+    build_dataarray,
+    checked_strings,
+)
 from signalstore_es.adapters.fsspec.blob_store import local_path
-from signalstore_es.errors import ValidationError
+from signalstore_es.errors import IntegrityError, ValidationError
 from signalstore_es.ports.data_adapter import DataAdapter, WrittenBlob
 
 #: 4 MiB chunks: zstd-compressing 16 MiB chunks one at a time measured 2.5x slower
@@ -98,7 +102,9 @@ class ZarrDataArrayAdapter(DataAdapter):
 
         def load(key: str) -> Any:
             array = group[key]
-            return dask.array.from_zarr(array) if lazy else np.asarray(array[...])
+            if not isinstance(array, zarr.Array):
+                raise IntegrityError(f"{path}: {key!r} is not a Zarr array")
+            return dask.array.from_zarr(array) if lazy else np.asarray(array[...])  # type: ignore[no-untyped-call]
 
         return build_dataarray(metadata, load)
 

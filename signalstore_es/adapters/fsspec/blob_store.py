@@ -30,15 +30,21 @@ import errno
 import os
 import re
 import uuid
-from datetime import datetime, timezone
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import fsspec
 from fsspec.implementations.dirfs import DirFileSystem
 from fsspec.implementations.local import LocalFileSystem
 
-from signalstore_es.errors import (IntegrityError, NotFoundError, SignalStoreError, StorageError,
-                                   ValidationError)
+from signalstore_es.errors import (
+    IntegrityError,
+    NotFoundError,
+    SignalStoreError,
+    StorageError,
+    ValidationError,
+)
 from signalstore_es.ports.data_adapter import DataAdapter, WrittenBlob
 
 ADDRESS_ALGORITHM = "blake3"
@@ -49,6 +55,7 @@ _TEMP_RE = re.compile(r"\.tmp-[0-9a-f]{32}$")
 _LEAF_RE = re.compile(r"^([0-9a-f]{64})(.*)$")
 _PREFIX_RE = re.compile(r"^[0-9a-f]{2}$")
 _TAKEN = (errno.EEXIST, errno.ENOTEMPTY)
+T = TypeVar("T")
 _NO_HARD_LINKS = (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EMLINK, errno.ENOSYS)
 
 
@@ -186,11 +193,12 @@ class FsspecBlobStore:
     def exists(self, address: str, extension: str) -> bool:
         """Whether a complete blob (a file, or a tree with its marker) has that address."""
         path = self.blob_path(address, extension)
-        return self._guarded(path, lambda: self._fs.isfile(path) or self._fs.exists(f"{path}/{MARKER_NAME}"))
+        marker = f"{path}/{MARKER_NAME}"
+        return self._guarded(path, lambda: bool(self._fs.isfile(path) or self._fs.exists(marker)))
 
     def _is_complete(self, path: str, is_directory: bool) -> bool:
-        return self._guarded(path, lambda: self._fs.exists(f"{path}/{MARKER_NAME}") if is_directory
-                             else self._fs.isfile(path))
+        return self._guarded(path, lambda: bool(self._fs.exists(f"{path}/{MARKER_NAME}") if is_directory
+                                                else self._fs.isfile(path)))
 
     # -- deleting and listing --------------------------------------------------------------
     def delete(self, address: str, extension: str) -> None:
@@ -215,16 +223,19 @@ class FsspecBlobStore:
             self._fs.rm(path, recursive=True)
 
     def iter_blobs(self) -> Iterator[tuple[str, str, float]]:
-        """Every complete blob as ``(address, extension, modified epoch seconds)``."""
+        """Every complete blob as ``(address, extension, modified epoch seconds)``.
+
+        A directory blob's time is its marker's: the moment it was published.
+        """
         for info in self._leaves():
             match = _LEAF_RE.match(_basename(info))
-            if match is None or _TEMP_RE.search(match.group(2)) or not _EXTENSION_RE.match(match.group(2)):
+            extension = match.group(2) if match else ""
+            if match is None or _TEMP_RE.search(extension) or not _EXTENSION_RE.match(extension):
                 continue
-            address, marker = f"{ADDRESS_ALGORITHM}:{match.group(1)}", f"{info['name']}/{MARKER_NAME}"
-            if info["type"] != "directory":
-                yield address, match.group(2), _epoch(self._fs, info)
-            elif self._guarded(marker, lambda: self._fs.exists(marker)):
-                yield address, match.group(2), _epoch(self._fs, self._fs.info(marker))
+            is_file = info["type"] != "directory"
+            marker = None if is_file else self._unless_missing(f"{info['name']}/{MARKER_NAME}", self._fs.info)
+            if is_file or marker is not None:
+                yield f"{ADDRESS_ALGORITHM}:{match.group(1)}", extension, _epoch(self._fs, marker or info)
 
     def iter_temporaries(self) -> Iterator[tuple[str, float]]:
         """Leftover temporaries (crashed or interrupted writes) as ``(path, newest modified epoch)``."""
@@ -247,12 +258,7 @@ class FsspecBlobStore:
                         yield from self._ls(second["name"])
 
     def _ls(self, path: str) -> list[dict[str, Any]]:
-        try:
-            entries = self._guarded(path, lambda: self._fs.ls(path, detail=True))
-        except StorageError as err:
-            if isinstance(err.__cause__, FileNotFoundError):
-                return []
-            raise
+        entries = self._unless_missing(path, lambda p: self._fs.ls(p, detail=True)) or []
         return sorted(({**e, "name": str(e["name"]).rstrip("/")} for e in entries), key=lambda e: e["name"])
 
     def _newest(self, info: dict[str, Any]) -> float:
@@ -270,7 +276,16 @@ class FsspecBlobStore:
         except Exception:  # noqa: BLE001 - cleanup must not hide the original error
             pass
 
-    def _guarded(self, path: str, action: Callable[[], Any]) -> Any:
+    def _unless_missing(self, path: str, action: Callable[[str], T]) -> T | None:
+        """``action(path)`` with errors translated as in :meth:`_guarded`; None if it is missing."""
+        try:
+            return action(path)
+        except FileNotFoundError:
+            return None
+        except Exception as err:
+            raise StorageError(f"blob filesystem failed at {path}: {type(err).__name__}: {err}") from err
+
+    def _guarded(self, path: str, action: Callable[[], T]) -> T:
         """Run ``action``, translating filesystem errors into StorageError naming ``path``."""
         try:
             return action()
@@ -338,6 +353,6 @@ def _epoch(fs: fsspec.AbstractFileSystem, info: dict[str, Any]) -> float:
         if isinstance(value, (int, float)):
             return float(value)
         if isinstance(value, datetime):
-            return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
-    modified = fs.modified(info["name"])
-    return (modified if modified.tzinfo else modified.replace(tzinfo=timezone.utc)).timestamp()
+            return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+    modified: datetime = fs.modified(info["name"])
+    return (modified if modified.tzinfo else modified.replace(tzinfo=UTC)).timestamp()

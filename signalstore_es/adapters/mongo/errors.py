@@ -1,0 +1,100 @@
+"""Translation of pymongo errors into :mod:`signalstore_es.errors`, without credentials.
+
+Messages name the servers by ``host:port`` (taken from the client's topology, which never
+holds credentials) and every driver message is scrubbed of ``user:password@`` before use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from typing import Any, Iterator
+
+from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
+
+from signalstore_es.errors import AlreadyExistsError, BackendUnavailableError, StorageError
+
+_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)[^@/\s]*@")
+_MAX_REASON = 300
+#: server error codes that mean "wrong credentials or missing role"
+_AUTH_CODES = frozenset({13, 18})
+
+
+def scrub(text: str) -> str:
+    """``text`` with any ``scheme://user:password@`` reduced to ``scheme://***@``."""
+    return _CREDENTIALS.sub(r"\g<scheme>***@", text)
+
+
+def describe_hosts(client: Any) -> str:
+    """``host:port`` of every server the client knows, comma-separated (no credentials)."""
+    try:
+        addresses = sorted(client.topology_description.server_descriptions())
+    except Exception:  # noqa: BLE001 - a description for a message must never fail
+        return "<unknown hosts>"
+    return ", ".join(f"{host}:{port}" for host, port in addresses) or "<no hosts>"
+
+
+def _reason(err: BaseException) -> str:
+    text = str(err).split(", Topology Description:")[0].strip().splitlines()
+    first = scrub(text[0] if text else type(err).__name__)
+    return first if len(first) <= _MAX_REASON else first[:_MAX_REASON] + "..."
+
+
+class ErrorTranslator:
+    """Builds library errors for one client and project."""
+
+    def __init__(self, client: Any, project: str) -> None:
+        self._client = client
+        self.project = project
+
+    @property
+    def hosts(self) -> str:
+        return describe_hosts(self._client)
+
+    def unavailable(self, err: BaseException, doing: str, note: str = "") -> BackendUnavailableError:
+        return BackendUnavailableError(
+            f"MongoDB at {self.hosts} could not be reached while {doing} (project "
+            f"{self.project!r}): {_reason(err)}.{note} Check that the server is running and "
+            "reachable from here: host and port, firewall, TLS and authentication options of "
+            "the connection string."
+        )
+
+    def storage(self, err: BaseException, doing: str) -> StorageError:
+        hint = ""
+        if isinstance(err, OperationFailure) and err.code in _AUTH_CODES:
+            hint = (f" Check the credentials and that the user may read and write the database "
+                    f"{self.project!r}.")
+        return StorageError(f"MongoDB at {self.hosts} failed while {doing} (project "
+                            f"{self.project!r}): {_reason(err)}.{hint}")
+
+    def translate(self, err: PyMongoError, doing: str) -> StorageError:
+        if isinstance(err, ConnectionFailure):
+            return self.unavailable(err, doing)
+        return self.storage(err, doing)
+
+    @contextlib.contextmanager
+    def translating(self, doing: str) -> Iterator[None]:
+        """Re-raise any pymongo error inside the block as a library error."""
+        try:
+            yield
+        except PyMongoError as err:
+            raise self.translate(err, doing) from err
+
+
+class CommitAlreadyLandedError(AlreadyExistsError):
+    """A commit with this ``commit_id`` is already in the log, at another seq or with other
+    content; nothing was written again."""
+
+    def __init__(self, message: str, *, commit_id: str, seq: int) -> None:
+        super().__init__(message, key=commit_id)
+        self.commit_id = commit_id
+        self.seq = seq
+
+
+class ViewsBehindError(StorageError):
+    """A commit landed (it is durable) but bringing the views up to date then failed."""
+
+    def __init__(self, message: str, *, commit_id: str, seq: int) -> None:
+        super().__init__(message)
+        self.commit_id = commit_id
+        self.seq = seq

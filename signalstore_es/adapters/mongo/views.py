@@ -1,0 +1,230 @@
+"""Views as MongoDB collections: the runner's view writer, view indexes and view queries.
+
+Current rows are ``{_id: row_id, **document, _pos: [seq, index]}``; history rows are
+``{_id: "<row_id>@<seq>:<index>", _row: row_id, _from_seq, _to_seq, **document}``, valid
+for ``_from_seq <= s < _to_seq`` (``_to_seq`` null while current).
+
+:class:`MongoViewWriter` buffers the changes of one commit per view and writes them when the
+runner sets that view's checkpoint, with few round trips: new rows with ``insert_many``,
+changed rows in small bulks. Every write is idempotent (deterministic ids, replace on a
+duplicate) and a current row is only replaced or deleted if it still holds the position it
+was read at, so a runner that died half-way, or two processes catching up at once, leave the
+same rows as one clean run.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence
+
+import attrs
+from pymongo import DeleteOne, IndexModel, ReplaceOne, UpdateOne
+from pymongo.database import Database
+from pymongo.errors import BulkWriteError
+
+from projections.protocol import EventContext, Projector
+from projections.runner import RowPosition
+from signalstore_es.adapters.mongo.names import CHECKPOINTS, versions_name
+from signalstore_es.domain.commits import Commit
+from signalstore_es.ports.storage import SortSpec
+
+Document = dict[str, Any]
+RowState = tuple[Optional[Document], Optional[RowPosition]]
+
+#: fields the backend adds to view documents, removed from what queries return
+INTERNAL_FIELDS = ("_id", "_pos", "_row", "_from_seq", "_to_seq")
+_HIDDEN = {field: 0 for field in INTERNAL_FIELDS}
+_DUPLICATE_KEY = 11000
+#: FerretDB 1.x handles a multi-statement update in time quadratic in its size; small bulks
+#: cost MongoDB little and keep FerretDB linear
+BULK_SIZE = 20
+_PREFETCH_BATCH = 1000
+
+_VALIDITY = [("_from_seq", 1), ("_to_seq", 1)]
+VIEW_INDEXES: Mapping[str, Sequence[Sequence[tuple[str, int]]]] = {
+    "records": [[("_key", 1)], [("schema_ref", 1), ("data_name", 1), ("version_timestamp", 1)],
+                [("_blob.address", 1)]],
+    "record_versions": [[("_key", 1), ("_from_seq", 1)], [("schema_ref", 1), ("data_name", 1)],
+                        _VALIDITY],
+    "domain_models": [[("schema_name", 1)]],
+    "domain_model_versions": [[("schema_name", 1), ("_from_seq", 1)], _VALIDITY],
+    "purged_blobs": [[("address", 1)]],
+    "purged_blob_versions": [[("address", 1), ("_from_seq", 1)], _VALIDITY],
+}
+#: history collections of user-defined views
+DEFAULT_HISTORY_INDEXES = [[("_row", 1), ("_from_seq", 1)], _VALIDITY]
+
+
+def ensure_view_indexes(db: Database[Document], view: str) -> None:
+    """Create the indexes of ``view`` and its history collection (idempotent)."""
+    history = versions_name(view)
+    for name, specs in ((view, VIEW_INDEXES.get(view, ())),
+                        (history, VIEW_INDEXES.get(history, DEFAULT_HISTORY_INDEXES))):
+        if specs:
+            db[name].create_indexes([IndexModel(list(spec)) for spec in specs])
+
+
+def find_rows(db: Database[Document], view: str, filter: Mapping[str, Any], *, as_of: Optional[int],
+              sort: Optional[SortSpec], limit: Optional[int]) -> list[Document]:
+    """Rows of ``view`` (or of its history, valid at seq ``as_of``) matching ``filter``."""
+    if as_of is None:
+        collection, query = db[view], dict(filter)
+    else:
+        valid = [{"_from_seq": {"$lte": as_of}}, {"$or": [{"_to_seq": None}, {"_to_seq": {"$gt": as_of}}]}]
+        collection, query = db[versions_name(view)], {"$and": [dict(filter), *valid]}
+    cursor = collection.find(query, projection=_HIDDEN)
+    if sort:
+        cursor = cursor.sort(list(sort))
+    if limit:
+        cursor = cursor.limit(limit)
+    return list(cursor)
+
+
+def _state(stored: Optional[Document]) -> RowState:
+    if stored is None:
+        return None, None
+    document = {k: v for k, v in stored.items() if k not in ("_id", "_pos")}
+    return document, RowPosition(*stored["_pos"])
+
+
+def _history_id(row_id: str, position: RowPosition) -> str:
+    return f"{row_id}@{position.seq}:{position.index}"
+
+
+@attrs.define
+class _Pending:
+    """The changes of one view since its last checkpoint."""
+
+    rows: dict[str, RowState] = attrs.Factory(dict)  #: final state of each changed row
+    stored: dict[str, Optional[RowPosition]] = attrs.Factory(dict)  #: its position in the db
+    history: dict[str, Document] = attrs.Factory(dict)  #: new history rows by id
+    closes: dict[str, int] = attrs.Factory(dict)  #: stored history row id -> its new _to_seq
+
+
+class MongoViewWriter:
+    """Implements :class:`projections.runner.ViewWriter` on one database."""
+
+    def __init__(self, db: Database[Document]) -> None:
+        self._db = db
+        self._pending: dict[str, _Pending] = {}
+        self._known: dict[str, dict[str, RowState]] = {}  #: rows read from the db
+        self._checkpoints: dict[str, int] = {}
+
+    # -- prefetching: one query per view and commit instead of one per event -----------------
+    def feed(self, commits: Iterable[Commit], projectors: Sequence[Projector]) -> Iterator[Commit]:
+        """Yield ``commits``, first loading the rows each will touch in one query per view."""
+        for commit in commits:
+            for projector in projectors:
+                if self._checkpoints.get(projector.view, 0) < commit.seq:
+                    self._prefetch(projector.view, _row_ids(projector, commit))
+            yield commit
+
+    def _prefetch(self, view: str, row_ids: set[str]) -> None:
+        known = self._known.setdefault(view, {})
+        pending = self._pending.get(view, _Pending())
+        missing = sorted(r for r in row_ids if r not in known and r not in pending.rows)
+        for start in range(0, len(missing), _PREFETCH_BATCH):
+            batch = missing[start:start + _PREFETCH_BATCH]
+            found = {d["_id"]: d for d in self._db[view].find({"_id": {"$in": batch}})}
+            known.update((row_id, _state(found.get(row_id))) for row_id in batch)
+
+    # -- the ViewWriter protocol ----------------------------------------------------------------
+    def read_row(self, view: str, row_id: str) -> RowState:
+        pending = self._pending.get(view)
+        if pending is not None and row_id in pending.rows:
+            return pending.rows[row_id]
+        known = self._known.setdefault(view, {})
+        if row_id not in known:
+            known[row_id] = _state(self._db[view].find_one({"_id": row_id}))
+        return known[row_id]
+
+    def write_row(self, view: str, row_id: str, document: Optional[Document],
+                  position: RowPosition) -> None:
+        previous = self.read_row(view, row_id)[1]
+        pending = self._pending.setdefault(view, _Pending())
+        if row_id not in pending.rows:
+            pending.stored[row_id] = previous  # what the db holds, for the guarded write
+        if previous is not None:
+            closed = _history_id(row_id, previous)
+            if closed in pending.history:
+                pending.history[closed]["_to_seq"] = position.seq
+            else:
+                pending.closes[closed] = position.seq
+        if document is None:
+            pending.rows[row_id] = (None, None)
+            return
+        pending.rows[row_id] = (document, position)
+        opened = _history_id(row_id, position)
+        pending.history[opened] = {"_id": opened, "_row": row_id, "_from_seq": position.seq,
+                                   "_to_seq": None, **document}
+
+    def checkpoint(self, view: str) -> int:
+        found = self._db[CHECKPOINTS].find_one({"_id": view})
+        self._checkpoints[view] = int(found["seq"]) if found else 0
+        return self._checkpoints[view]
+
+    def set_checkpoint(self, view: str, seq: int) -> None:
+        pending = self._pending.pop(view, None)
+        if pending is not None:
+            self._flush(view, pending)
+        self._known.pop(view, None)  # the next commit prefetches fresh rows
+        # $max: a slower process catching up at the same time never moves it backwards
+        self._db[CHECKPOINTS].update_one({"_id": view}, {"$max": {"seq": seq}}, upsert=True)
+        self._checkpoints[view] = seq
+
+    # -- writing a view's pending changes ----------------------------------------------------------
+    def _flush(self, view: str, pending: _Pending) -> None:
+        history = self._db[versions_name(view)]
+        _insert_or_replace(history, list(pending.history.values()), lambda d: {"_id": d["_id"]})
+        _bulk(history, [UpdateOne({"_id": hid}, {"$set": {"_to_seq": to}})
+                        for hid, to in pending.closes.items()])
+        inserts: list[Document] = []
+        changes: list[Any] = []
+        for row_id, (document, position) in pending.rows.items():
+            stored = pending.stored[row_id]
+            row = None
+            if document is not None and position is not None:
+                row = {"_id": row_id, **document, "_pos": [position.seq, position.index]}
+            if stored is None and row is not None:
+                inserts.append(row)
+            elif stored is not None:
+                held = {"_id": row_id, "_pos": [stored.seq, stored.index]}
+                changes.append(DeleteOne(held) if row is None else ReplaceOne(held, row))
+        _insert_or_replace(self._db[view], inserts, _older_than)
+        _bulk(self._db[view], changes)
+
+
+def _older_than(row: Document) -> Document:
+    """A filter matching the stored row only if its position is before ``row``'s."""
+    seq, index = row["_pos"]
+    return {"_id": row["_id"], "$or": [{"_pos.0": {"$lt": seq}}, {"_pos.0": seq, "_pos.1": {"$lt": index}}]}
+
+
+def _insert_or_replace(collection: Any, documents: list[Document], guard: Any) -> None:
+    """Insert ``documents``; replace those whose id exists where ``guard(document)`` matches."""
+    if not documents:
+        return
+    try:
+        collection.insert_many(documents, ordered=False)
+    except BulkWriteError as err:
+        errors = err.details.get("writeErrors", [])
+        if any(e.get("code") != _DUPLICATE_KEY for e in errors):
+            raise
+        _bulk(collection, [ReplaceOne(guard(documents[e["index"]]), documents[e["index"]]) for e in errors])
+
+
+def _bulk(collection: Any, requests: list[Any]) -> None:
+    for start in range(0, len(requests), BULK_SIZE):
+        collection.bulk_write(requests[start:start + BULK_SIZE], ordered=False)
+
+
+def _row_ids(projector: Projector, commit: Commit) -> set[str]:
+    ids = set()
+    for index, event in enumerate(commit.events):
+        if event.event_type in projector.event_types:
+            context = EventContext(seq=commit.seq, index=index, commit_id=commit.commit_id,
+                                   committed_at=commit.committed_at, actor=commit.actor,
+                                   message=commit.message)
+            row_id = projector.row_id(event, context)
+            if row_id is not None:
+                ids.add(row_id)
+    return ids
