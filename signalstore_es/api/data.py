@@ -210,7 +210,7 @@ class DataRepository:
         extra["address"] = written.address
         return BlobRef(address=written.address, adapter=adapter.name, file_format=adapter.file_format,
                        extension=adapter.extension, size=written.size, shape=written.shape,
-                       dtype=written.dtype)
+                       dtype=written.dtype, file_digest=written.file_digest)
 
 
 def _versions(context: WorkContext, schema_ref: str, data_name: str) -> list[dict[str, Any]]:

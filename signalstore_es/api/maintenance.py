@@ -107,6 +107,9 @@ def check_blob(blobs: BlobStore, registry: Any, blob: BlobRef) -> Optional[str]:
     """None if the blob's bytes still hash to its address, else what is wrong."""
     if not blobs.exists(blob.address, blob.extension):
         return "missing"
+    stored = getattr(blobs, "file_digest", None)
+    if blob.file_digest and stored is not None and stored(blob.address, blob.extension) != blob.file_digest:
+        return "stored bytes differ from those committed (a byte was changed on storage)"
     try:
         adapter = registry.by_name(blob.adapter)
         obj = blobs.get(blob.address, blob.extension, adapter)

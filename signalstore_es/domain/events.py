@@ -30,6 +30,8 @@ class BlobRef:
     size: int  #: bytes on storage
     shape: tuple[int, ...] = attrs.field(converter=tuple, default=())
     dtype: str = ""
+    #: ``blake3:<hex>`` of the stored bytes (any changed byte shows); "" if not recorded
+    file_digest: str = ""
 
 
 @attrs.frozen(kw_only=True)

@@ -17,6 +17,7 @@ class WrittenBlob:
     size: int  #: bytes written
     shape: tuple[int, ...] = attrs.field(converter=tuple, default=())
     dtype: str = ""
+    file_digest: str = ""  #: ``blake3:<hex>`` of the stored bytes, filled in by the blob store
 
 
 class DataAdapter(abc.ABC):

@@ -104,7 +104,9 @@ class ZarrDataArrayAdapter(DataAdapter):
             array = group[key]
             if not isinstance(array, zarr.Array):
                 raise IntegrityError(f"{path}: {key!r} is not a Zarr array")
-            return dask.array.from_zarr(array) if lazy else np.asarray(array[...])  # type: ignore[no-untyped-call]
+            if lazy:
+                return dask.array.from_zarr(array)  # type: ignore[no-untyped-call]
+            return np.asarray(array[...])
 
         return build_dataarray(metadata, load)
 

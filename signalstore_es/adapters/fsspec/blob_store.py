@@ -26,7 +26,6 @@ while hashed, and the staged copy is dropped if the blob already exists.
 
 from __future__ import annotations
 
-import errno
 import os
 import re
 import uuid
@@ -34,10 +33,13 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import attrs
 import fsspec
 from fsspec.implementations.dirfs import DirFileSystem
 from fsspec.implementations.local import LocalFileSystem
 
+from signalstore_es.adapters.fsspec.digest import file_digest
+from signalstore_es.adapters.fsspec.local import MARKER_NAME, publish_local_file, publish_local_tree, touch
 from signalstore_es.errors import (
     IntegrityError,
     NotFoundError,
@@ -48,15 +50,12 @@ from signalstore_es.errors import (
 from signalstore_es.ports.data_adapter import DataAdapter, WrittenBlob
 
 ADDRESS_ALGORITHM = "blake3"
-MARKER_NAME = ".complete"
 _ADDRESS_RE = re.compile(rf"^{ADDRESS_ALGORITHM}:([0-9a-f]{{64}})$")
 _EXTENSION_RE = re.compile(r"^(?:\.[A-Za-z0-9_+-]{1,16}){0,3}$")
 _TEMP_RE = re.compile(r"\.tmp-[0-9a-f]{32}$")
 _LEAF_RE = re.compile(r"^([0-9a-f]{64})(.*)$")
 _PREFIX_RE = re.compile(r"^[0-9a-f]{2}$")
-_TAKEN = (errno.EEXIST, errno.ENOTEMPTY)
 T = TypeVar("T")
-_NO_HARD_LINKS = (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EMLINK, errno.ENOSYS)
 
 
 def validate_address(address: Any) -> str:
@@ -121,11 +120,23 @@ class FsspecBlobStore:
         """
         is_cheap = getattr(adapter, "is_address_cheap", lambda _obj: True)(obj)
         address = adapter.content_address(obj) if is_cheap else None
+        written = None
         if address is not None:
             path = self.blob_path(address, adapter.extension)
             if self._is_complete(path, adapter.is_directory):
-                return self._guarded(path, lambda: self._existing(obj, address, path, adapter))
-        return self._write_and_publish(obj, adapter, address)
+                written = self._guarded(path, lambda: self._existing(obj, address, path, adapter))
+        if written is None:
+            written = self._write_and_publish(obj, adapter, address)
+        return attrs.evolve(written, file_digest=self.file_digest(written.address, adapter.extension))
+
+    def file_digest(self, address: str, extension: str) -> str:
+        """``blake3:<hex>`` of the stored bytes (a directory: of its files' paths and bytes).
+
+        Recorded in the log beside the logical address, so that ``verify`` detects any
+        changed byte, including bytes no reader would notice (padding, unused metadata).
+        """
+        path = self.blob_path(address, extension)
+        return self._guarded(path, lambda: file_digest(self._fs, path))
 
     def _write_and_publish(self, obj: Any, adapter: DataAdapter, expected: str | None) -> WrittenBlob:
         tmp = (f"{self.root}/staging/pending{adapter.extension}.tmp-{uuid.uuid4().hex}"
@@ -149,6 +160,9 @@ class FsspecBlobStore:
                                f"{tmp}: {type(err).__name__}: {err}") from err
 
     def _existing(self, obj: Any, address: str, path: str, adapter: DataAdapter) -> WrittenBlob:
+        local = local_path(self._fs, f"{path}/{MARKER_NAME}" if adapter.is_directory else path)
+        if local is not None:
+            touch(local)  # reused now: gc must not take it for an old orphan
         size = self._fs.du(path, total=True) if adapter.is_directory else self._fs.size(path)
         return WrittenBlob(address=address, size=int(size or 0), shape=tuple(getattr(obj, "shape", ())),
                            dtype=str(getattr(obj, "dtype", "")))
@@ -156,7 +170,7 @@ class FsspecBlobStore:
     def _publish(self, tmp: str, path: str, is_directory: bool) -> None:
         local_tmp, local_final = local_path(self._fs, tmp), local_path(self._fs, path)
         if local_tmp is not None and local_final is not None:
-            (_publish_local_tree if is_directory else _publish_local_file)(local_tmp, local_final)
+            (publish_local_tree if is_directory else publish_local_file)(local_tmp, local_final)
         elif is_directory:
             root = self._fs._strip_protocol(tmp).rstrip("/")
             for source in sorted(self._fs.find(tmp)):  # file by file: never nests into `path`
@@ -297,49 +311,6 @@ class FsspecBlobStore:
 
 def _temp_name(path: str) -> str:
     return f"{path}.tmp-{uuid.uuid4().hex}"
-
-
-def _publish_local_file(tmp: str, final: str) -> None:
-    _fsync(tmp)
-    os.makedirs(os.path.dirname(final), exist_ok=True)
-    try:
-        os.link(tmp, final)  # refuses to replace: a published blob is never overwritten
-    except FileExistsError:
-        pass  # another writer published the same content first
-    except OSError as err:
-        if err.errno not in _NO_HARD_LINKS:
-            raise
-        os.replace(tmp, final)  # no hard links here: a racing writer's file has the same content
-    if os.path.lexists(tmp):
-        os.unlink(tmp)
-    _fsync(os.path.dirname(final))
-
-
-def _publish_local_tree(tmp: str, final: str) -> None:
-    for directory, _subdirs, files in os.walk(tmp):
-        for name in files:
-            _fsync(os.path.join(directory, name))
-        _fsync(directory)
-    os.makedirs(os.path.dirname(final), exist_ok=True)
-    try:
-        os.rename(tmp, final)  # atomic; refuses a non-empty target
-    except OSError as err:
-        if err.errno not in _TAKEN:
-            raise
-        LocalFileSystem().rm(tmp, recursive=True)  # the tree there came whole from a rename
-    _fsync(os.path.dirname(final))
-    with open(os.path.join(final, MARKER_NAME), "ab") as marker:
-        os.fsync(marker.fileno())
-    _fsync(final)
-
-
-def _fsync(path: str) -> None:
-    """Flush a file or directory to disk: a committed event must never outlive its blob."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _basename(info: dict[str, Any]) -> str:

@@ -22,8 +22,9 @@ Views are applied by the projection runner after each append (read-your-writes) 
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timezone
-from typing import Any, Iterator, Mapping, Optional
+from typing import Any, Iterable, Iterator, Mapping, Optional
 
 from pymongo import IndexModel
 from pymongo.database import Database
@@ -37,6 +38,7 @@ from pymongo.errors import (
 from pymongo.write_concern import WriteConcern
 
 from projections.runner import ProjectionRunner
+from signalstore_es.adapters.mongo.chunks import delete_orphans, find_orphans
 from signalstore_es.adapters.mongo.documents import (
     HEAD_PROJECTION,
     EncodedCommit,
@@ -108,16 +110,12 @@ class MongoBackend:
         return Head(seq=found["_id"], hash=found["hash"], committed_at=found["committed_at"])
 
     def read_commits(self, *, after: int = 0, upto: Optional[int] = None) -> Iterator[Commit]:
+        # A gap (a commit deleted behind the library's back) is passed on, not raised: verify
+        # reports it as a broken chain. Appends never leave one (see _check_predecessor).
         seqs: dict[str, int] = {"$gt": after} if upto is None else {"$gt": after, "$lte": upto}
-        expected = after + 1
         with self._errors.translating(f"reading commits after seq {after}"):
             for document in self._events.find({"_id": seqs}, sort=[("_id", 1)]):
-                if document["_id"] != expected:
-                    raise IntegrityError(
-                        f"the log of project {self.project!r} has no commit at seq {expected} but "
-                        f"has one at seq {document['_id']}; commits were deleted outside the library")
                 yield self._decode(document)
-                expected += 1
 
     def find_commit(self, commit_id: str) -> Optional[Commit]:
         with self._errors.translating(f"looking up commit {commit_id}"):
@@ -162,7 +160,7 @@ class MongoBackend:
                 self._chunks.replace_one({"_id": chunk["_id"]}, chunk, upsert=True)
         self._insert(commit, encoded, doing)
         try:
-            self.catch_up(runner)
+            self._project_through(commit, runner)
         except StorageError as err:
             raise ViewsBehindError(
                 f"commit {commit.commit_id} landed at seq {commit.seq} and is durable, but "
@@ -247,16 +245,31 @@ class MongoBackend:
     # -- views ----------------------------------------------------------------------------------
     def catch_up(self, runner: ProjectionRunner) -> None:
         with self._errors.translating("bringing the views up to date"):
-            self._ensure_views(runner.views)
-            stored = self._db[CHECKPOINTS].find({"_id": {"$in": list(runner.views)}})
-            found = {d["_id"]: d["seq"] for d in stored}
-            start = min((int(found.get(view, 0)) for view in runner.views), default=0)
+            start = self._oldest_checkpoint(runner)
             if start >= self.head().seq:
                 return
             writer = MongoViewWriter(self._db)
             runner.apply(writer.feed(self.read_commits(after=start), runner.projectors), writer)
 
+    def _project_through(self, commit: Commit, runner: ProjectionRunner) -> None:
+        """Bring the views up to ``commit``, which was just appended: the commit itself is
+        applied from memory (a large one is not read back), older ones from the log."""
+        with self._errors.translating(f"projecting commit {commit.seq}"):
+            start = self._oldest_checkpoint(runner)
+            if start >= commit.seq:
+                return
+            backlog = self.read_commits(after=start, upto=commit.seq - 1) if start < commit.seq - 1 else ()
+            writer = MongoViewWriter(self._db)
+            runner.apply(writer.feed(itertools.chain(backlog, [commit]), runner.projectors), writer)
+
+    def _oldest_checkpoint(self, runner: ProjectionRunner) -> int:
+        self._ensure_views(runner.views)
+        stored = self._db[CHECKPOINTS].find({"_id": {"$in": list(runner.views)}})
+        found = {d["_id"]: d["seq"] for d in stored}
+        return min((int(found.get(view, 0)) for view in runner.views), default=0)
+
     def rebuild(self, runner: ProjectionRunner) -> tuple[int, int]:
+        # readers in other processes see empty views until the replay is done
         with self._errors.translating("rebuilding the views"):
             for view in runner.views:
                 self._db.drop_collection(view)
@@ -282,29 +295,18 @@ class MongoBackend:
     def orphan_chunk_ids(self, older_than: datetime) -> list[str]:
         """Ids of event chunks written before ``older_than`` that no commit references.
 
-        A chunk is an orphan if no commit document has its ``commit_id`` and ``seq`` (its
-        writer died, or lost the seq to another writer and retried at the next one). Choose
-        ``older_than`` well before now: a commit in progress has chunks and no document yet.
+        Their writer died before its commit document, or lost its seq to another writer.
+        Choose ``older_than`` well before now (a grace period longer than any commit takes):
+        a commit in progress has its chunks written and its document not yet.
         """
+        cutoff = require_aware(older_than, argument="older_than")
         with self._errors.translating("listing orphan event chunks"):
-            cutoff = require_aware(older_than, argument="older_than")
-            old = list(self._chunks.find({"written_at": {"$lt": cutoff}},
-                                         projection={"commit_id": 1, "seq": 1, "n": 1}))
-            return self._orphans(old)
+            return find_orphans(self._events, self._chunks, {"written_at": {"$lt": cutoff}})
 
-    def delete_orphan_chunks(self, chunk_ids: list[str]) -> int:
+    def delete_orphan_chunks(self, chunk_ids: Iterable[str]) -> int:
         """Delete those of ``chunk_ids`` that are still orphans; return how many were deleted."""
         with self._errors.translating("deleting orphan event chunks"):
-            candidates = list(self._chunks.find({"_id": {"$in": list(chunk_ids)}},
-                                                projection={"commit_id": 1, "seq": 1, "n": 1}))
-            doomed = self._orphans(candidates)
-            return self._chunks.delete_many({"_id": {"$in": doomed}}).deleted_count if doomed else 0
-
-    def _orphans(self, chunks: list[Document]) -> list[str]:
-        commit_ids = sorted({chunk["commit_id"] for chunk in chunks})
-        referenced = {(d["commit_id"], d["_id"]): d.get("chunks", 0) for d in self._events.find(
-            {"commit_id": {"$in": commit_ids}}, projection={"commit_id": 1, "chunks": 1})}
-        return sorted(c["_id"] for c in chunks if c["n"] >= referenced.get((c["commit_id"], c["seq"]), 0))
+            return delete_orphans(self._events, self._chunks, chunk_ids)
 
     def close(self) -> None:
         """Nothing to release: the client belongs to the caller."""
