@@ -15,13 +15,14 @@ from projections.runner import ProjectionRunner
 from signalstore_es._logging import get_logger, logged_call
 from signalstore_es.api.audit import read_log
 from signalstore_es.api.committer import Committer
-from signalstore_es.api.context import WorkContext
+from signalstore_es.api.context import WorkContext, public_view
 from signalstore_es.api.data import DataRepository
 from signalstore_es.api.domain_models import DomainModelRepository
 from signalstore_es.api.memory import MemoryRepository
 from signalstore_es.api.purge import plan_purge
 from signalstore_es.api.receipts import CommitReceipt
 from signalstore_es.api.time_travel import PointInTime, context_at
+from signalstore_es.domain.query import check_filter
 from signalstore_es.errors import ArgumentTypeError, UnitOfWorkStateError
 from signalstore_es.ports.blob_store import BlobStore
 from signalstore_es.ports.storage import StorageBackend
@@ -142,6 +143,13 @@ class UnitOfWork:
         context = self._require_open()
         with logged_call(log, "log", **context.log_context()):
             return read_log(context, since=since, until=until, actor=actor, limit=limit)
+
+    def find_view(self, view: str, filter: Optional[dict[str, Any]] = None, as_of: Any = None) -> list[dict[str, Any]]:
+        """Rows of any view (built-in or a registered projector's) matching a MongoDB filter."""
+        context = context_at(self._require_open(), as_of)
+        checked = check_filter(filter)
+        with logged_call(log, "find_view", view=view, **context.log_context()):
+            return [public_view(r) for r in context.backend.find_rows(view, checked, as_of=context.as_of)]
 
     def as_of(self, point: Any) -> PointInTime:
         """A read-only view of the whole project at a commit ``seq`` or an aware instant.

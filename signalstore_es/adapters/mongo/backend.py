@@ -48,7 +48,7 @@ from signalstore_es.adapters.mongo.documents import (
 )
 from signalstore_es.adapters.mongo.errors import CommitAlreadyLandedError, ErrorTranslator, ViewsBehindError
 from signalstore_es.adapters.mongo.names import CHECKPOINTS, CHUNKS, EVENTS, check_project_name, versions_name
-from signalstore_es.adapters.mongo.views import MongoViewWriter, ensure_view_indexes, find_rows
+from signalstore_es.adapters.mongo.views import MongoViewWriter, create_indexes, ensure_view_indexes, find_rows
 from signalstore_es.domain.commits import GENESIS_HASH, Commit
 from signalstore_es.domain.time import require_aware, utc_now_ms
 from signalstore_es.errors import CommitOutcomeUnknownError, IntegrityError, StorageError, ValidationError
@@ -238,8 +238,8 @@ class MongoBackend:
 
     def _ensure_log_indexes(self) -> None:
         if not self._log_ready:
-            self._events.create_indexes(_LOG_INDEXES)
-            self._chunks.create_indexes(_CHUNK_INDEXES)
+            create_indexes(self._events, _LOG_INDEXES)
+            create_indexes(self._chunks, _CHUNK_INDEXES)
             self._log_ready = True
 
     # -- views ----------------------------------------------------------------------------------

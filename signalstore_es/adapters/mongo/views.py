@@ -59,8 +59,14 @@ def ensure_view_indexes(db: Database[Document], view: str) -> None:
     history = versions_name(view)
     for name, specs in ((view, VIEW_INDEXES.get(view, ())),
                         (history, VIEW_INDEXES.get(history, DEFAULT_HISTORY_INDEXES))):
-        if specs:
-            db[name].create_indexes([IndexModel(list(spec)) for spec in specs])
+        create_indexes(db[name], [IndexModel(list(spec)) for spec in specs])
+
+
+def create_indexes(collection: Any, indexes: Sequence[IndexModel]) -> None:
+    """Create ``indexes`` one by one: FerretDB 1.24 crashes the connection when one
+    ``createIndexes`` command names several indexes that all exist already."""
+    for index in indexes:
+        collection.create_indexes([index])
 
 
 def find_rows(db: Database[Document], view: str, filter: Mapping[str, Any], *, as_of: Optional[int],
