@@ -43,6 +43,7 @@ __all__ = [
     "StorageError",
     "UnitOfWork",
     "UnitOfWorkProvider",
+    "UnitOfWorkStateError",
     "ValidationError",
     "__version__",
 ]

@@ -23,6 +23,11 @@ MongoDB found while writing these tests:
   different elements satisfy each condition; ``{"$elemMatch": {"id": {"$eq": 2}}}`` and an
   exact sub-document match (``{"units": {"id": 2, "quality": "good"}}``) match nothing. The
   ``$elemMatch`` test is therefore a strict xfail on FerretDB.
+- One ``createIndexes`` command naming several indexes that all exist already crashes the
+  connection (a panic in FerretDB: "slice bounds out of range"); the backend creates its
+  indexes one per command.
+- A unique index violated by an update or replace (not an insert) is reported as
+  ``InternalError`` (code 1), not as a duplicate key error (code 11000).
 - Projection operators such as ``{"events": {"$slice": 1}}`` are not implemented.
 - Writing and reading tens of megabytes is about ten times slower than on MongoDB, which
   is why the >16 MiB commit is built once per module.
@@ -186,6 +191,13 @@ def test_consecutive_appends_build_a_gapless_log(backend, runner):
     for name in ("u1", "u2", "u3"):
         backend.append(log.next(added(name)), runner)
     assert [c.seq for c in backend.read_commits()] == [1, 2, 3]
+
+
+def test_a_second_backend_on_the_same_project_continues_the_log(backend, runner, client, project):
+    log = Log()
+    backend.append(log.next(added("u1")), runner)
+    MongoBackend(client, project).append(log.next(added("u2")), runner)
+    assert [c.seq for c in backend.read_commits()] == [1, 2]
 
 
 def test_append_at_a_taken_seq_raises_seq_taken_error(backend, runner):
