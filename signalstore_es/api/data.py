@@ -34,7 +34,8 @@ class DataRepository:
         self._lookup_model = lookup_model
 
     # -- writes ------------------------------------------------------------------------------
-    def add(self, obj: Any, versioning_on: bool = False, data_adapter: Any = None) -> RecordKey:
+    def add(self, obj: Any, versioning_on: bool = False, data_adapter: Any = None,
+            attrs: Optional[Mapping[str, Any]] = None) -> RecordKey:
         """Validate and stage a record (a dict) or a data object (its ``attrs`` are the record).
 
         The object's data are written to a content-addressed blob now; the record is stored
@@ -50,6 +51,9 @@ class DataRepository:
             time (ms precision). Otherwise the record's own ``version_timestamp`` (0 if absent).
         data_adapter
             An adapter (or adapter name) to store the data with, instead of the default.
+        attrs
+            The record of an object that has no ``.attrs`` (a NumPy array, a state dict); when
+            given, ``obj`` is always stored as data.
 
         Returns
         -------
@@ -64,7 +68,7 @@ class DataRepository:
         if not isinstance(versioning_on, bool):
             raise ArgumentTypeError(f"versioning_on must be a bool, got {versioning_on!r}")
         with logged_call(log, "data.add", **self._context.log_context()) as extra:
-            payload, source = _split(obj, data_adapter)
+            payload, source = _split(obj, data_adapter, attrs)
             record = normalize_document(source, where="record")
             key = _key_of(record, versioning_on)
             extra["key"] = key.describe()
@@ -113,19 +117,22 @@ class DataRepository:
 
     # -- reads -------------------------------------------------------------------------------
     def get(self, schema_ref: str, data_name: str, version_timestamp: Any = 0,
-            nth_most_recent: Optional[int] = None, as_of: Any = None) -> Any:
+            nth_most_recent: Optional[int] = None, as_of: Any = None, lazy: bool = False,
+            verify: bool = False) -> Any:
         """The live data object (data with the record's attrs) or metadata-only record.
 
         ``nth_most_recent=1`` is the newest version of ``(schema_ref, data_name)``, 2 the one
         before, and so on (``version_timestamp`` is then ignored). ``as_of`` (a commit seq or
-        an aware datetime) reads the store as it was then. Returns None if there is no such
-        live record.
+        an aware datetime) reads the store as it was then. ``lazy=True`` opens Zarr and netCDF
+        blobs as dask-backed arrays without reading the data; ``verify=True`` first checks the
+        stored bytes against the digest recorded at commit (``IntegrityError`` if they differ).
+        Returns None if there is no such live record.
         """
         with logged_call(log, "data.get", schema_ref=schema_ref, data_name=data_name,
                          as_of=as_of, **self._context.log_context()):
             context = context_at(self._context, as_of)
             row = self._find_row(context, schema_ref, data_name, version_timestamp, nth_most_recent)
-            return None if row is None else load_row(context, row)
+            return None if row is None else load_row(context, row, lazy=lazy, verify=verify)
 
     def exists(self, schema_ref: str, data_name: str, version_timestamp: Any = 0,
                as_of: Any = None) -> bool:
@@ -137,7 +144,7 @@ class DataRepository:
     def find(self, filter: Optional[Mapping[str, Any]] = None,
              projection: Optional[Mapping[str, Any]] = None,
              sort: Optional[Sequence[Any]] = None, limit: Optional[int] = None,
-             get_data: bool = False, as_of: Any = None) -> list[Any]:
+             get_data: bool = False, as_of: Any = None, lazy: bool = False) -> list[Any]:
         """Live committed records matching a MongoDB-syntax ``filter``.
 
         With ``get_data=True`` each result is the data object (or the record, for
@@ -157,7 +164,7 @@ class DataRepository:
                 as_of=context.as_of, sort=sort, limit=limit)
             extra["count"] = len(found)
             if get_data:
-                return [load_row(context, row) for row in found]
+                return [load_row(context, row, lazy=lazy) for row in found]
             return [public_view(apply_projection(row, projection)) for row in found]
 
     def list_marked_for_deletion(self, time_threshold: Any = None, as_of: Any = None) -> list[dict[str, Any]]:
@@ -246,8 +253,14 @@ def _key_of_row(row: dict[str, Any]) -> RecordKey:
                      version_timestamp=row["version_timestamp"])
 
 
-def _split(obj: Any, data_adapter: Any) -> tuple[Any, Mapping[str, Any]]:
+def _split(obj: Any, data_adapter: Any, attrs: Optional[Mapping[str, Any]]) -> tuple[Any, Mapping[str, Any]]:
     """(payload or None, record source) of an object given to ``add``."""
+    if attrs is not None:
+        if not isinstance(attrs, Mapping):
+            raise ArgumentTypeError(f"attrs must be a dict holding the record, got {type(attrs).__name__}")
+        if getattr(obj, "attrs", None):
+            raise ValidationError("the object has .attrs and attrs= was given too; give the record once")
+        return obj, attrs
     if isinstance(obj, Mapping) and data_adapter is None:
         return None, obj
     attrs = getattr(obj, "attrs", None)

@@ -8,7 +8,7 @@ from projections.records import BLOB_FIELD, KEY_FIELD
 from signalstore_es.api.context import WorkContext, public_view
 from signalstore_es.api.staging import StagedRecordAdd
 from signalstore_es.domain.codec import BSON_CODEC
-from signalstore_es.errors import NotFoundError, PurgedError
+from signalstore_es.errors import ArgumentTypeError, IntegrityError, NotFoundError, PurgedError
 
 
 def staged_row(staged: StagedRecordAdd) -> dict[str, Any]:
@@ -20,15 +20,19 @@ def staged_row(staged: StagedRecordAdd) -> dict[str, Any]:
             BLOB_FIELD: None if staged.blob is None else BSON_CODEC.blob_to_document(staged.blob)}
 
 
-def load_row(context: WorkContext, row: dict[str, Any]) -> Any:
+def load_row(context: WorkContext, row: dict[str, Any], *, lazy: bool = False, verify: bool = False) -> Any:
     """The data object of ``row`` carrying the record as attrs, or the record itself."""
     record = public_view(row)
     blob = row.get(BLOB_FIELD)
     if blob is None:
         return record
+    if not isinstance(lazy, bool) or not isinstance(verify, bool):
+        raise ArgumentTypeError(f"lazy and verify must be bools, got {lazy!r} and {verify!r}")
     adapter = context.registry.by_name(blob["adapter"])
     try:
-        obj = context.blobs.get(blob["address"], blob["extension"], adapter)
+        if verify:
+            _check_stored_bytes(context, blob)
+        obj = context.blobs.get(blob["address"], blob["extension"], adapter, lazy=lazy)
     except NotFoundError:
         if context.backend.find_rows("purged_blobs", {"address": blob["address"]}, limit=1):
             raise PurgedError(
@@ -37,3 +41,15 @@ def load_row(context: WorkContext, row: dict[str, Any]) -> Any:
                 key=row.get(KEY_FIELD), address=blob["address"]) from None
         raise
     return adapter.attach_attrs(obj, record)
+
+
+def _check_stored_bytes(context: WorkContext, blob: dict[str, Any]) -> None:
+    expected = blob.get("file_digest") or ""
+    if not expected:
+        return  # committed before digests were recorded: nothing to compare with
+    actual = context.blobs.file_digest(blob["address"], blob["extension"])  # type: ignore[attr-defined]
+    if actual != expected:
+        raise IntegrityError(
+            f"blob {blob['address']} is damaged on storage: its bytes hash to {actual}, not to the "
+            f"{expected} recorded when it was committed; restore it from a backup ('signalstore-es "
+            "verify' lists every damaged blob)")

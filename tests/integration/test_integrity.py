@@ -117,3 +117,23 @@ def test_gc_keeps_young_orphans(store, project):
     with store(project) as uow:
         uow.data.add(spike_times("orphan", seed=9))
     assert store.gc(project, grace=timedelta(hours=1)).removed_blobs == ()
+
+
+def test_get_with_verify_refuses_a_damaged_blob(store, project, tmp_path):
+    from signalstore_es import IntegrityError
+
+    _three_commits(store, project)
+    (path,) = _blob_files(tmp_path)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with store(project) as uow, pytest.raises(IntegrityError, match="damaged on storage"):
+        uow.data.get("spike_times", "u1", as_of=2, verify=True)
+
+
+def test_get_lazy_returns_a_dask_backed_array_with_the_same_values(store, project):
+    _three_commits(store, project)
+    with store(project) as uow:
+        lazy = uow.data.get("spike_times", "u1", as_of=2, lazy=True)
+        eager = uow.data.get("spike_times", "u1", as_of=2)
+    assert lazy.chunks is not None and bool((lazy.load() == eager).all())

@@ -47,6 +47,7 @@ from pymongo.errors import AutoReconnect
 from signalstore_es.adapters.mongo import CommitAlreadyLandedError, MongoBackend, write_concern_for
 from signalstore_es.adapters.mongo import documents
 from signalstore_es.adapters.mongo.documents import MAX_DOCUMENT_BYTES, encode_commit
+from signalstore_es.adapters.mongo.views import MongoViewWriter
 from signalstore_es.domain.commits import GENESIS_HASH, Commit, CommitDraft, commit_hash
 from signalstore_es.domain.events import (
     BlobPurged,
@@ -374,6 +375,31 @@ def test_a_projection_that_died_after_writing_history_is_completed(backend, runn
     client[project]["checkpoints"].update_many({}, {"$set": {"seq": last - 1}})
     backend.catch_up(runner)
     assert raw_views(client, project) == before
+
+
+class OvertakenWriter(MongoViewWriter):
+    """A view writer whose process stalls before writing the records of commit 3, while
+    another process brings every view up to date."""
+
+    def __init__(self, other: MongoBackend, runner: ProjectionRunner, db: Any) -> None:
+        super().__init__(db)
+        self.other, self.runner, self.stalled = other, runner, False
+
+    def set_checkpoint(self, view: str, seq: int) -> None:
+        if view == "records" and seq == 3 and not self.stalled:
+            self.stalled = True
+            self.other.catch_up(self.runner)
+        super().set_checkpoint(view, seq)
+
+
+def test_a_runner_overtaken_by_another_process_leaves_the_views_of_one_clean_run(
+        backend, runner, filled, client, project):
+    before = raw_views(client, project)
+    for name in (*VIEW_COLLECTIONS, "checkpoints"):
+        client[project].drop_collection(name)
+    writer = OvertakenWriter(MongoBackend(client, project), runner, backend._db)
+    runner.apply(backend.read_commits(), writer)
+    assert (writer.stalled, raw_views(client, project)) == (True, before)
 
 
 def test_history_rows_carry_their_validity_interval(filled, client, project):

@@ -6,10 +6,10 @@ for ``_from_seq <= s < _to_seq`` (``_to_seq`` null while current).
 
 :class:`MongoViewWriter` buffers the changes of one commit per view and writes them when the
 runner sets that view's checkpoint, with few round trips: new rows with ``insert_many``,
-changed rows in small bulks. Every write is idempotent (deterministic ids, replace on a
-duplicate) and a current row is only replaced or deleted if it still holds the position it
-was read at, so a runner that died half-way, or two processes catching up at once, leave the
-same rows as one clean run.
+changed rows in small bulks. Every write is idempotent (deterministic ids; an existing
+history row only ever gets its ``_to_seq`` set) and a current row is only replaced or
+deleted if it still holds the position it was read at, so a runner that died half-way, or
+two processes catching up at once, leave the same rows as one clean run.
 """
 
 from __future__ import annotations
@@ -180,7 +180,7 @@ class MongoViewWriter:
     # -- writing a view's pending changes ----------------------------------------------------------
     def _flush(self, view: str, pending: _Pending) -> None:
         history = self._db[versions_name(view)]
-        _insert_or_replace(history, list(pending.history.values()), lambda d: {"_id": d["_id"]})
+        _insert_then_fix(history, list(pending.history.values()), _close_if_closed)
         _bulk(history, [UpdateOne({"_id": hid}, {"$set": {"_to_seq": to}})
                         for hid, to in pending.closes.items()])
         inserts: list[Document] = []
@@ -195,18 +195,28 @@ class MongoViewWriter:
             elif stored is not None:
                 held = {"_id": row_id, "_pos": [stored.seq, stored.index]}
                 changes.append(DeleteOne(held) if row is None else ReplaceOne(held, row))
-        _insert_or_replace(self._db[view], inserts, _older_than)
+        _insert_then_fix(self._db[view], inserts, _replace_if_older)
         _bulk(self._db[view], changes)
 
 
-def _older_than(row: Document) -> Document:
-    """A filter matching the stored row only if its position is before ``row``'s."""
+def _replace_if_older(row: Document) -> Optional[Any]:
+    """For a current row that exists already: replace it only if it holds an older position
+    (another process may have moved it further)."""
     seq, index = row["_pos"]
-    return {"_id": row["_id"], "$or": [{"_pos.0": {"$lt": seq}}, {"_pos.0": seq, "_pos.1": {"$lt": index}}]}
+    older = {"_id": row["_id"], "$or": [{"_pos.0": {"$lt": seq}}, {"_pos.0": seq, "_pos.1": {"$lt": index}}]}
+    return ReplaceOne(older, row)
 
 
-def _insert_or_replace(collection: Any, documents: list[Document], guard: Any) -> None:
-    """Insert ``documents``; replace those whose id exists where ``guard(document)`` matches."""
+def _close_if_closed(version: Document) -> Optional[Any]:
+    """For a history row that exists already: its content is the same (same position, same
+    event), but only a run that saw the next change knows ``_to_seq``; never reopen it."""
+    if version["_to_seq"] is None:
+        return None
+    return UpdateOne({"_id": version["_id"]}, {"$set": {"_to_seq": version["_to_seq"]}})
+
+
+def _insert_then_fix(collection: Any, documents: list[Document], fix: Any) -> None:
+    """Insert ``documents``; for those whose id exists, apply the request ``fix`` returns."""
     if not documents:
         return
     try:
@@ -215,7 +225,8 @@ def _insert_or_replace(collection: Any, documents: list[Document], guard: Any) -
         errors = err.details.get("writeErrors", [])
         if any(e.get("code") != _DUPLICATE_KEY for e in errors):
             raise
-        _bulk(collection, [ReplaceOne(guard(documents[e["index"]]), documents[e["index"]]) for e in errors])
+        fixes = (fix(documents[e["index"]]) for e in errors)
+        _bulk(collection, [request for request in fixes if request is not None])
 
 
 def _bulk(collection: Any, requests: list[Any]) -> None:
