@@ -52,8 +52,8 @@ class RawLog:
                 self.db.execute(f"UPDATE {table} SET seq = ? WHERE seq = -1", (second,))
         else:
             a, b = self.events.find_one({"_id": first}), self.events.find_one({"_id": second})
-            self.events.replace_one({"_id": first}, {**b, "_id": first})
-            self.events.replace_one({"_id": second}, {**a, "_id": second})
+            self.events.delete_many({"_id": {"$in": [first, second]}})  # commit_id is unique
+            self.events.insert_many([{**b, "_id": first}, {**a, "_id": second}])
 
 
 @pytest.fixture

@@ -127,6 +127,7 @@ def history_of_every_kind() -> list[tuple[Event, ...]]:
         (RecordPurged(key=key("unit1"), generation=2), BlobPurged(address="blake3:" + "a" * 64),
          DomainModelRemoved(schema_name="session")),
         (added("unit1", address="a", n_spikes=7),),
+        (RecordRemoved(key=key("unit3"), generation=2),),
     ]
 
 
@@ -378,26 +379,27 @@ def test_a_projection_that_died_after_writing_history_is_completed(backend, runn
 
 
 class OvertakenWriter(MongoViewWriter):
-    """A view writer whose process stalls before writing the records of commit 3, while
-    another process brings every view up to date."""
+    """A view writer whose process stalls before writing the records of commit ``stall_at``,
+    while another process brings every view up to date."""
 
-    def __init__(self, other: MongoBackend, runner: ProjectionRunner, db: Any) -> None:
+    def __init__(self, other: MongoBackend, runner: ProjectionRunner, db: Any, stall_at: int) -> None:
         super().__init__(db)
-        self.other, self.runner, self.stalled = other, runner, False
+        self.other, self.runner, self.stall_at, self.stalled = other, runner, stall_at, False
 
     def set_checkpoint(self, view: str, seq: int) -> None:
-        if view == "records" and seq == 3 and not self.stalled:
+        if view == "records" and seq == self.stall_at and not self.stalled:
             self.stalled = True
             self.other.catch_up(self.runner)
         super().set_checkpoint(view, seq)
 
 
+@pytest.mark.parametrize("stall_at", [2, 3])  # rows added, rows changed
 def test_a_runner_overtaken_by_another_process_leaves_the_views_of_one_clean_run(
-        backend, runner, filled, client, project):
+        backend, runner, filled, client, project, stall_at):
     before = raw_views(client, project)
     for name in (*VIEW_COLLECTIONS, "checkpoints"):
         client[project].drop_collection(name)
-    writer = OvertakenWriter(MongoBackend(client, project), runner, backend._db)
+    writer = OvertakenWriter(MongoBackend(client, project), runner, backend._db, stall_at)
     runner.apply(backend.read_commits(), writer)
     assert (writer.stalled, raw_views(client, project)) == (True, before)
 
