@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from typing import Any, Mapping, Optional, Sequence
 
 from signalstore_es._logging import get_logger, logged_call
@@ -16,7 +18,7 @@ from signalstore_es.domain.keys import RecordKey, check_data_name, check_schema_
 from signalstore_es.domain.query import apply_projection, check_filter, check_limit, check_sort
 from signalstore_es.domain.time import require_aware, utc_now_ms
 from signalstore_es.domain.validation import check_record
-from signalstore_es.domain.values import normalize_document
+from signalstore_es.domain.values import normalize_document, normalize_value
 from signalstore_es.errors import AlreadyExistsError, ArgumentTypeError, NotFoundError, ValidationError
 
 log = get_logger(__name__)
@@ -70,6 +72,8 @@ class DataRepository:
         with logged_call(log, "data.add", **self._context.log_context()) as extra:
             payload, source = _split(obj, data_adapter, attrs)
             record = normalize_document(source, where="record")
+            if payload is not None:
+                record = _decode_data_refs(record)
             key = _key_of(record, versioning_on)
             extra["key"] = key.describe()
             self._check_new(key, versioning_on)
@@ -269,6 +273,19 @@ def _split(obj: Any, data_adapter: Any, attrs: Optional[Mapping[str, Any]]) -> t
     raise ArgumentTypeError(
         f"cannot add a {type(obj).__name__}: pass a dict (a metadata-only record) or an object "
         "with .attrs holding its record, such as an xarray.DataArray")
+
+
+def _decode_data_refs(record: dict[str, Any]) -> dict[str, Any]:
+    """Data refs stored in a file's attrs come back as JSON text (netCDF attributes cannot
+    hold mappings, so SignalStore wrote them as JSON): decode those, and only those."""
+    decoded = dict(record)
+    for name, value in record.items():
+        if name.endswith("_data_ref") and isinstance(value, str) and value.lstrip().startswith("{"):
+            try:
+                decoded[name] = normalize_value(json.loads(value), where=f"record[{name!r}]")
+            except json.JSONDecodeError:
+                pass  # left as text: validation reports that a data ref must be an object
+    return decoded
 
 
 def _key_of(record: Mapping[str, Any], versioning_on: bool) -> RecordKey:
