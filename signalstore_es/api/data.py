@@ -55,7 +55,7 @@ class DataRepository:
             An adapter (or adapter name) to store the data with, instead of the default.
         attrs
             The record of an object that has no ``.attrs`` (a NumPy array, a state dict); when
-            given, ``obj`` is always stored as data.
+            given, ``obj`` is always stored as data and this replaces its own attrs.
 
         Returns
         -------
@@ -70,7 +70,7 @@ class DataRepository:
         if not isinstance(versioning_on, bool):
             raise ArgumentTypeError(f"versioning_on must be a bool, got {versioning_on!r}")
         with logged_call(log, "data.add", **self._context.log_context()) as extra:
-            payload, source = _split(obj, data_adapter, attrs)
+            payload, source = _split(obj, data_adapter, attrs, self._context.registry)
             record = normalize_document(source, where="record")
             if payload is not None:
                 record = _decode_data_refs(record)
@@ -257,22 +257,35 @@ def _key_of_row(row: dict[str, Any]) -> RecordKey:
                      version_timestamp=row["version_timestamp"])
 
 
-def _split(obj: Any, data_adapter: Any, attrs: Optional[Mapping[str, Any]]) -> tuple[Any, Mapping[str, Any]]:
-    """(payload or None, record source) of an object given to ``add``."""
+def _split(obj: Any, data_adapter: Any, attrs: Optional[Mapping[str, Any]],
+           registry: Any) -> tuple[Any, Mapping[str, Any]]:
+    """(payload or None, record source) of an object given to ``add``.
+
+    A mapping is a metadata-only record unless an adapter is named, ``attrs=`` is given, or a
+    registered adapter stores that type (an ``xarray.Dataset`` is a mapping too). ``attrs=``
+    replaces the object's own attrs as its record.
+    """
     if attrs is not None:
         if not isinstance(attrs, Mapping):
             raise ArgumentTypeError(f"attrs must be a dict holding the record, got {type(attrs).__name__}")
-        if getattr(obj, "attrs", None):
-            raise ValidationError("the object has .attrs and attrs= was given too; give the record once")
+        registry.for_object(obj, data_adapter)  # refuses objects no adapter can store
         return obj, attrs
-    if isinstance(obj, Mapping) and data_adapter is None:
+    if isinstance(obj, Mapping) and data_adapter is None and not _is_storable(obj, registry):
         return None, obj
-    attrs = getattr(obj, "attrs", None)
-    if isinstance(attrs, Mapping):
-        return obj, attrs
-    raise ArgumentTypeError(
-        f"cannot add a {type(obj).__name__}: pass a dict (a metadata-only record) or an object "
-        "with .attrs holding its record, such as an xarray.DataArray")
+    if not (isinstance(obj, Mapping) or hasattr(obj, "attrs") or _is_storable(obj, registry)):
+        raise ArgumentTypeError(
+            f"cannot add a {type(obj).__name__}: pass a dict (a metadata-only record), an object "
+            "with .attrs holding its record (xarray, pandas), or data with attrs={...}")
+    record = registry.for_object(obj, data_adapter).record_attrs(obj)
+    if not record:
+        raise ArgumentTypeError(
+            f"cannot add a {type(obj).__name__} without a record: it carries no attrs, so pass "
+            "attrs={'schema_ref': ..., 'data_name': ...}")
+    return obj, record
+
+
+def _is_storable(obj: Any, registry: Any) -> bool:
+    return any(adapter.handles(obj) for adapter in registry)
 
 
 def _decode_data_refs(record: dict[str, Any]) -> dict[str, Any]:

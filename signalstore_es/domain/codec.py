@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import cattrs
 
@@ -21,8 +22,15 @@ from signalstore_es.errors import IntegrityError
 DATE_TAG = "$date"
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def encode_json_value(value: Any) -> Any:
     """Turn a record value into plain JSON (datetimes become ``{"$date": ms}``)."""
+    if type(value) in _SCALARS:  # the common case first: this runs for every value of every row
+        return value
+    if type(value) is dict:
+        return {k: encode_json_value(v) for k, v in value.items()}
     if isinstance(value, datetime):
         return {DATE_TAG: to_epoch_ms(value)}
     if isinstance(value, Mapping):
@@ -34,6 +42,8 @@ def encode_json_value(value: Any) -> Any:
 
 def decode_json_value(value: Any) -> Any:
     """Inverse of :func:`encode_json_value`."""
+    if type(value) in _SCALARS:
+        return value
     if isinstance(value, dict):
         if len(value) == 1 and DATE_TAG in value:
             return from_epoch_ms(value[DATE_TAG])
@@ -49,7 +59,7 @@ def _identity(value: Any) -> Any:
 
 def _make_converter(encode: Callable[[Any], Any], decode: Callable[[Any], Any]) -> cattrs.Converter:
     converter = cattrs.Converter()
-    is_document = lambda t: t == Mapping[str, Any]  # noqa: E731 - a cattrs type predicate
+    is_document = lambda t: getattr(t, "__origin__", None) is Mapping  # noqa: E731 - a cattrs type predicate
     converter.register_unstructure_hook_func(is_document, encode)
     converter.register_structure_hook_func(is_document, lambda v, _: decode(v))
     converter.register_unstructure_hook(
@@ -97,6 +107,8 @@ JSON_CODEC = EventCodec(encode_json_value, decode_json_value)
 
 
 def _bson_encode(value: Any) -> Any:
+    if type(value) in _SCALARS:
+        return value
     if isinstance(value, Mapping):
         return {k: _bson_encode(v) for k, v in value.items()}
     if isinstance(value, tuple):

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -45,6 +46,8 @@ def normalize_value(value: Any, *, where: str, depth: int = 0) -> Any:
     """Return ``value`` as a plain record value (see module docstring) or raise."""
     if depth > MAX_DEPTH:
         raise ValidationError(f"{where}: nested deeper than {MAX_DEPTH} levels")
+    if type(value) is str or value is None or type(value) is bool:  # fast path: most values
+        return value
     if isinstance(value, np.generic):
         value = value.item()
     if value is None or isinstance(value, (str, bool)):

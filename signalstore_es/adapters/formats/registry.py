@@ -4,19 +4,40 @@ Adapters are found by their stable ``name`` (stored in the log) when a blob is r
 object type plus file format when an object is stored. Later registrations win, so a custom
 adapter for ``xarray.DataArray`` registered with ``file_format="netcdf"`` replaces the built-in
 one for new writes, while blobs written by the built-in are still read by name.
+
+Installed packages can add adapters through the entry point group ``signalstore_es.adapters``
+(a DataAdapter subclass, an instance, or a function returning one); :func:`default_registry`
+loads them after the built-ins, so they take precedence, and a plugin that fails to load is
+reported as ConfigurationError, never skipped.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from importlib import metadata
 from typing import Any
 
+from signalstore_es.adapters.formats.dataset import (
+    NetCdfDatasetAdapter,
+    ZarrDatasetAdapter,
+)
 from signalstore_es.adapters.formats.netcdf import NetCdfDataArrayAdapter
+from signalstore_es.adapters.formats.numpy_npy import NumpyAdapter
+from signalstore_es.adapters.formats.parquet import ParquetDataFrameAdapter
+from signalstore_es.adapters.formats.safetensors import SafetensorsAdapter
 from signalstore_es.adapters.formats.zarr import ZarrDataArrayAdapter
-from signalstore_es.errors import AlreadyExistsError, ArgumentTypeError, NotFoundError, ValidationError
+from signalstore_es.errors import (
+    AlreadyExistsError,
+    ArgumentTypeError,
+    ConfigurationError,
+    NotFoundError,
+    ValidationError,
+)
 from signalstore_es.ports.data_adapter import DataAdapter
 
+#: the file formats ``default_filetype`` may name: the ones offered for the same object type
 FILETYPES = ("netcdf", "zarr")
+ENTRY_POINT_GROUP = "signalstore_es.adapters"
 
 
 class AdapterRegistry:
@@ -135,14 +156,61 @@ class AdapterRegistry:
 
 
 def default_registry(default_filetype: str = "netcdf") -> AdapterRegistry:
-    """The built-in adapters (netCDF and Zarr for ``xarray.DataArray``).
+    """The built-in adapters, then those of installed plugins (see :func:`plugin_adapters`).
+
+    Built-ins: netCDF and Zarr for ``xarray.DataArray`` and ``xarray.Dataset`` (the default
+    file format picks between them), ``.npy`` for ``numpy.ndarray``, Parquet for
+    ``pandas.DataFrame`` and safetensors for torch state dicts (needs the ``torch`` extra).
 
     Raises
     ------
     ValidationError
         If ``default_filetype`` is not ``"netcdf"`` or ``"zarr"``.
+    ConfigurationError
+        If a plugin fails to load, is not a DataAdapter, or takes a name already used.
     """
     if default_filetype not in FILETYPES:
         raise ValidationError(f"default_filetype={default_filetype!r}: choose one of {FILETYPES}")
-    return AdapterRegistry([NetCdfDataArrayAdapter(), ZarrDataArrayAdapter()],
-                           default_filetype=default_filetype)
+    registry = AdapterRegistry(builtin_adapters(), default_filetype=default_filetype)
+    for name, adapter in plugin_adapters():
+        try:
+            registry.register(adapter)
+        except AlreadyExistsError as err:
+            raise ConfigurationError(f"data adapter plugin {name!r} cannot be registered: {err}") from err
+    return registry
+
+
+def builtin_adapters() -> list[DataAdapter]:
+    """One new instance of every built-in adapter, in registration order."""
+    return [NetCdfDataArrayAdapter(), ZarrDataArrayAdapter(), NetCdfDatasetAdapter(), ZarrDatasetAdapter(),
+            NumpyAdapter(), ParquetDataFrameAdapter(), SafetensorsAdapter()]
+
+
+def plugin_adapters(group: str = ENTRY_POINT_GROUP) -> list[tuple[str, DataAdapter]]:
+    """``(entry point name, adapter)`` of every plugin in ``group``, sorted by name.
+
+    An entry point may name a DataAdapter subclass (instantiated without arguments), an
+    instance, or a function returning one.
+
+    Raises
+    ------
+    ConfigurationError
+        If a plugin cannot be imported or built, or does not give a DataAdapter.
+    """
+    found = sorted(metadata.entry_points(group=group), key=lambda ep: (ep.name, ep.value))
+    return [(ep.name, _load_plugin(ep)) for ep in found]
+
+
+def _load_plugin(entry_point: metadata.EntryPoint) -> DataAdapter:
+    where = f"data adapter plugin {entry_point.name!r} ({entry_point.value}, entry point group " \
+            f"{entry_point.group!r})"
+    try:
+        target = entry_point.load()
+        adapter = target() if callable(target) and not isinstance(target, DataAdapter) else target
+    except Exception as err:  # any import or constructor error of third-party code
+        raise ConfigurationError(f"{where} failed to load: {type(err).__name__}: {err}; fix or "
+                                 "uninstall the package that provides it") from err
+    if not isinstance(adapter, DataAdapter):
+        raise ConfigurationError(f"{where} gave a {type(adapter).__name__}, not a "
+                                 "signalstore_es.ports.DataAdapter; point it at an adapter class")
+    return adapter

@@ -2,13 +2,15 @@
 
 Current rows are ``{_id: row_id, **document, _pos: [seq, index]}``; history rows are
 ``{_id: "<row_id>@<seq>:<index>", _row: row_id, _from_seq, _to_seq, **document}``, valid
-for ``_from_seq <= s < _to_seq`` (``_to_seq`` null while current).
+for ``_from_seq <= s < _to_seq`` (``_to_seq`` null while current). A deleted row leaves a
+tombstone ``{_id: row_id, _pos, _deleted: true}`` that queries skip: without it, a slower
+process catching up at the same time could write the row again after it was deleted.
 
 :class:`MongoViewWriter` buffers the changes of one commit per view and writes them when the
 runner sets that view's checkpoint, with few round trips: new rows with ``insert_many``,
 changed rows in small bulks. Every write is idempotent (deterministic ids; an existing
 history row only ever gets its ``_to_seq`` set) and a current row is only replaced or
-deleted if it still holds the position it was read at, so a runner that died half-way, or
+deleted if it still holds the position it was read at (new rows: if none is there yet), so a runner that died half-way, or
 two processes catching up at once, leave the same rows as one clean run.
 """
 
@@ -17,7 +19,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence
 
 import attrs
-from pymongo import DeleteOne, IndexModel, ReplaceOne, UpdateOne
+from pymongo import IndexModel, ReplaceOne, UpdateOne
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
@@ -33,6 +35,8 @@ RowState = tuple[Optional[Document], Optional[RowPosition]]
 #: fields the backend adds to view documents, removed from what queries return
 INTERNAL_FIELDS = ("_id", "_pos", "_row", "_from_seq", "_to_seq")
 _HIDDEN = {field: 0 for field in INTERNAL_FIELDS}
+TOMBSTONE_FIELD = "_deleted"
+_LIVE = {TOMBSTONE_FIELD: {"$ne": True}}
 _DUPLICATE_KEY = 11000
 #: FerretDB 1.x handles a multi-statement update in time quadratic in its size; small bulks
 #: cost MongoDB little and keep FerretDB linear
@@ -73,7 +77,7 @@ def find_rows(db: Database[Document], view: str, filter: Mapping[str, Any], *, a
               sort: Optional[SortSpec], limit: Optional[int]) -> list[Document]:
     """Rows of ``view`` (or of its history, valid at seq ``as_of``) matching ``filter``."""
     if as_of is None:
-        collection, query = db[view], dict(filter)
+        collection, query = db[view], {"$and": [dict(filter), _LIVE]} if filter else _LIVE
     else:
         valid = [{"_from_seq": {"$lte": as_of}}, {"$or": [{"_to_seq": None}, {"_to_seq": {"$gt": as_of}}]}]
         collection, query = db[versions_name(view)], {"$and": [dict(filter), *valid]}
@@ -88,8 +92,10 @@ def find_rows(db: Database[Document], view: str, filter: Mapping[str, Any], *, a
 def _state(stored: Optional[Document]) -> RowState:
     if stored is None:
         return None, None
-    document = {k: v for k, v in stored.items() if k not in ("_id", "_pos")}
-    return document, RowPosition(*stored["_pos"])
+    position = RowPosition(*stored["_pos"])
+    if stored.get(TOMBSTONE_FIELD):
+        return None, position
+    return {k: v for k, v in stored.items() if k not in ("_id", "_pos")}, position
 
 
 def _history_id(row_id: str, position: RowPosition) -> str:
@@ -100,7 +106,8 @@ def _history_id(row_id: str, position: RowPosition) -> str:
 class _Pending:
     """The changes of one view since its last checkpoint."""
 
-    rows: dict[str, RowState] = attrs.Factory(dict)  #: final state of each changed row
+    #: final state of each changed row (document None: deleted)
+    rows: dict[str, tuple[Optional[Document], RowPosition]] = attrs.Factory(dict)
     stored: dict[str, Optional[RowPosition]] = attrs.Factory(dict)  #: its position in the db
     history: dict[str, Document] = attrs.Factory(dict)  #: new history rows by id
     closes: dict[str, int] = attrs.Factory(dict)  #: stored history row id -> its new _to_seq
@@ -145,20 +152,19 @@ class MongoViewWriter:
 
     def write_row(self, view: str, row_id: str, document: Optional[Document],
                   position: RowPosition) -> None:
-        previous = self.read_row(view, row_id)[1]
+        before, previous = self.read_row(view, row_id)
         pending = self._pending.setdefault(view, _Pending())
         if row_id not in pending.rows:
             pending.stored[row_id] = previous  # what the db holds, for the guarded write
-        if previous is not None:
+        if before is not None and previous is not None:
             closed = _history_id(row_id, previous)
             if closed in pending.history:
                 pending.history[closed]["_to_seq"] = position.seq
             else:
                 pending.closes[closed] = position.seq
+        pending.rows[row_id] = (document, position)  # None: a tombstone
         if document is None:
-            pending.rows[row_id] = (None, None)
             return
-        pending.rows[row_id] = (document, position)
         opened = _history_id(row_id, position)
         pending.history[opened] = {"_id": opened, "_row": row_id, "_from_seq": position.seq,
                                    "_to_seq": None, **document}
@@ -186,15 +192,13 @@ class MongoViewWriter:
         inserts: list[Document] = []
         changes: list[Any] = []
         for row_id, (document, position) in pending.rows.items():
+            content = {TOMBSTONE_FIELD: True} if document is None else document
+            row = {"_id": row_id, **content, "_pos": [position.seq, position.index]}
             stored = pending.stored[row_id]
-            row = None
-            if document is not None and position is not None:
-                row = {"_id": row_id, **document, "_pos": [position.seq, position.index]}
-            if stored is None and row is not None:
+            if stored is None:
                 inserts.append(row)
-            elif stored is not None:
-                held = {"_id": row_id, "_pos": [stored.seq, stored.index]}
-                changes.append(DeleteOne(held) if row is None else ReplaceOne(held, row))
+            else:
+                changes.append(ReplaceOne({"_id": row_id, "_pos": [stored.seq, stored.index]}, row))
         _insert_then_fix(self._db[view], inserts, _replace_if_older)
         _bulk(self._db[view], changes)
 
