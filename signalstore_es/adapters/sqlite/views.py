@@ -86,10 +86,35 @@ class SqliteViewWriter:
 
 def find_rows(connection: sqlite3.Connection, view: str, filter: Mapping[str, Any], *,
               as_of: Optional[int], sort: Optional[SortSpec], limit: Optional[int]) -> list[dict[str, Any]]:
-    """Select candidate rows through the indexed columns, then match the full filter in Python."""
+    """Select candidate rows through the indexed columns, then match the full filter in Python.
+
+    A filter made only of string equalities on indexed fields and ``time_of_removal`` being
+    (not) None - the lookups the API makes on every add and get - is answered by SQL alone.
+    """
+    exact = _exact_conditions(filter)
+    if exact is not None:
+        return _select(connection, check_view_name(view), exact, as_of, lambda doc: True, sort, limit)
     checked = check_embedded_filter(dict(filter))
-    matches = compile_filter(checked)
-    sql, params = _candidate_query(check_view_name(view), checked, as_of)
+    return _select(connection, check_view_name(view), pushdown_equalities(checked, PUSHDOWN_COLUMNS),
+                   as_of, compile_filter(checked), sort, limit)
+
+
+def _exact_conditions(filter: Mapping[str, Any]) -> Optional[dict[str, Any]]:
+    """The filter as column conditions if SQL can answer it exactly, else None."""
+    conditions: dict[str, Any] = {}
+    for field, value in filter.items():
+        if field in PUSHDOWN_COLUMNS and type(value) is str:
+            conditions[field] = value
+        elif field == "time_of_removal" and (value is None or value == {"$ne": None}):
+            conditions[field] = value
+        else:
+            return None
+    return conditions
+
+
+def _select(connection: sqlite3.Connection, view: str, conditions: Mapping[str, Any], as_of: Optional[int],
+            matches: Any, sort: Optional[SortSpec], limit: Optional[int]) -> list[dict[str, Any]]:
+    sql, params = _candidate_query(view, conditions, as_of)
     try:
         cursor = connection.execute(sql, params)
     except sqlite3.OperationalError as err:
@@ -102,10 +127,13 @@ def find_rows(connection: sqlite3.Connection, view: str, filter: Mapping[str, An
     return rows[:limit] if limit else rows
 
 
-def _candidate_query(view: str, filter: Mapping[str, Any], as_of: Optional[int]) -> tuple[str, list[Any]]:
+def _candidate_query(view: str, equalities: Mapping[str, Any], as_of: Optional[int]) -> tuple[str, list[Any]]:
     conditions: list[str] = []
     params: list[Any] = []
-    for field, value in pushdown_equalities(filter, PUSHDOWN_COLUMNS).items():
+    for field, value in equalities.items():
+        if field == "time_of_removal":  # None matches null and missing, as in MongoDB
+            conditions.append("json_extract(doc, '$.time_of_removal') IS " + ("NULL" if value is None else "NOT NULL"))
+            continue
         conditions.append(f"{PUSHDOWN_COLUMNS[field]} = ?")
         params.append(value)
     table = view
