@@ -21,8 +21,9 @@ import socket
 import subprocess
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator, Literal, Optional
+from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import attrs
@@ -58,7 +59,7 @@ class MongoServer:
 
 
 @contextlib.contextmanager
-def find_mongo_server(tmp_path_factory: Any) -> Iterator[Optional[MongoServer]]:
+def find_mongo_server(tmp_path_factory: Any) -> Iterator[MongoServer | None]:
     """Yield the first server found (see the module docstring), or ``None``.
 
     Parameters
@@ -86,7 +87,7 @@ def find_mongo_server(tmp_path_factory: Any) -> Iterator[Optional[MongoServer]]:
 
 def _docker_answers() -> bool:
     try:
-        import docker  # noqa: PLC0415 - optional; only needed when probing for Docker
+        import docker  # optional: only needed to probe for Docker
     except ImportError:
         return False
     # docker-py leaves a socket unclosed when no engine listens; keep that warning out of
@@ -99,7 +100,7 @@ def _docker_answers() -> bool:
                 return bool(client.ping())
             finally:
                 client.close()
-        except Exception:  # noqa: BLE001 - any failure means "no usable engine"
+        except Exception:  # any failure means "no usable engine"
             return False
         finally:
             gc.collect()
@@ -107,13 +108,13 @@ def _docker_answers() -> bool:
 
 @contextlib.contextmanager
 def _mongo_container() -> Iterator[MongoServer]:
-    from testcontainers.community.mongodb import MongoDbContainer  # noqa: PLC0415
+    from testcontainers.community.mongodb import MongoDbContainer
 
     with MongoDbContainer("mongo:7") as container:
         yield MongoServer(uri=container.get_connection_url(), kind="testcontainers")
 
 
-def find_ferretdb() -> Optional[Path]:
+def find_ferretdb() -> Path | None:
     """The ``ferretdb`` binary on PATH or in the Go bin directory, if any."""
     on_path = shutil.which("ferretdb")
     if on_path:
@@ -149,7 +150,7 @@ def run_ferretdb(binary: Path, workdir: Path) -> Iterator[MongoServer]:
                                    stdin=subprocess.DEVNULL)
     try:
         uri = f"mongodb://127.0.0.1:{port}/"
-        _wait_until_ready(uri, process, log_path)
+        _wait_until_ready(uri, process, command, log_path)
         yield MongoServer(uri=uri, kind="ferretdb")
     finally:
         _stop(process)
@@ -161,14 +162,15 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _wait_until_ready(uri: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
-    from pymongo import MongoClient  # noqa: PLC0415
-    from pymongo.errors import PyMongoError  # noqa: PLC0415
+def _wait_until_ready(uri: str, process: subprocess.Popen[bytes], command: list[str], log_path: Path) -> None:
+    from pymongo import MongoClient
+    from pymongo.errors import PyMongoError
 
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
             break
+        client: MongoClient[dict[str, Any]]
         with MongoClient(uri, serverSelectionTimeoutMS=250, connectTimeoutMS=250) as client:
             try:
                 client.admin.command("ping")
@@ -177,8 +179,8 @@ def _wait_until_ready(uri: str, process: subprocess.Popen[bytes], log_path: Path
                 time.sleep(0.1)
     state = f"exited with code {process.returncode}" if process.poll() is not None \
         else f"did not answer ping within {START_TIMEOUT_S:.0f} s"
-    raise RuntimeError(f"FerretDB ({' '.join(process.args)}) {state}; "  # type: ignore[arg-type]
-                       f"last lines of {log_path}:\n{_tail(log_path)}")
+    raise RuntimeError(f"FerretDB ({' '.join(command)}) {state}; last lines of {log_path}:\n"
+                       f"{_tail(log_path)}")
 
 
 def _tail(path: Path, lines: int = 30) -> str:

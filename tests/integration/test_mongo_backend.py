@@ -36,16 +36,23 @@ MongoDB found while writing these tests:
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import bson
 import pytest
 from pymongo import MongoClient
 from pymongo.errors import AutoReconnect
 
-from signalstore_es.adapters.mongo import CommitAlreadyLandedError, MongoBackend, write_concern_for
-from signalstore_es.adapters.mongo import documents
+from projections import BUILTIN_PROJECTORS, ProjectionRunner
+from signalstore_es.adapters.mongo import (
+    CommitAlreadyLandedError,
+    MongoBackend,
+    ViewsBehindError,
+    documents,
+    write_concern_for,
+)
 from signalstore_es.adapters.mongo.documents import MAX_DOCUMENT_BYTES, encode_commit
 from signalstore_es.adapters.mongo.views import MongoViewWriter
 from signalstore_es.domain.commits import GENESIS_HASH, Commit, CommitDraft, commit_hash
@@ -68,11 +75,10 @@ from signalstore_es.errors import (
     ValidationError,
 )
 from signalstore_es.ports.storage import SeqTakenError
-from projections import BUILTIN_PROJECTORS, ProjectionRunner  # after signalstore_es: import cycle
 
 pytestmark = pytest.mark.mongo
 
-T0 = datetime(2024, 4, 28, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 4, 28, 9, 0, tzinfo=UTC)
 BIG_BATCH = 30_000
 FERRETDB_ELEM_MATCH = ("FerretDB 1.24 refuses $elemMatch on fields of array elements "
                        "('unknown operator: id') and matches other $elemMatch queries wrongly")
@@ -269,7 +275,7 @@ def test_a_batch_larger_than_a_document_reads_back_whole(big):
 def test_a_batch_larger_than_a_document_is_stored_as_a_header_and_chunks(big, client):
     backend, _ = big
     stored = client[backend.project]["events"].find_one({"_id": 1}, projection={"chunks": 1, "events": 1})
-    assert stored is not None and (stored["chunks"] >= 2, stored["events"]) == (True, [])
+    assert (stored["chunks"] >= 2, stored["events"]) == (True, [])
 
 
 def test_every_chunk_of_a_batch_larger_than_a_document_fits_in_one(big):
@@ -316,21 +322,23 @@ def test_orphans_younger_than_the_cutoff_are_not_listed(backend, client, project
     assert backend.orphan_chunk_ids(T0) == []
 
 
-def test_chunks_of_an_attempt_that_lost_its_seq_become_orphans(backend, runner, client, project, small_chunks):
+def test_chunks_of_an_attempt_that_lost_its_seq_become_orphans(
+        backend, runner, client, project, small_chunks):
     backend.append(Log().next(added("winner")), runner)
     loser = chunked(Log())
     with pytest.raises(SeqTakenError):
         backend.append(loser, runner)
-    assert backend.orphan_chunk_ids(datetime.now(timezone.utc) + timedelta(days=1)) == sorted(
+    assert backend.orphan_chunk_ids(datetime.now(UTC) + timedelta(days=1)) == sorted(
         c["_id"] for c in client[project]["event_chunks"].find({"seq": 1}))
 
 
 def test_chunks_of_a_landed_commit_are_not_orphans(backend, runner, small_chunks):
     backend.append(chunked(Log()), runner)
-    assert backend.orphan_chunk_ids(datetime.now(timezone.utc) + timedelta(days=1)) == []
+    assert backend.orphan_chunk_ids(datetime.now(UTC) + timedelta(days=1)) == []
 
 
-def test_deleting_orphans_spares_the_chunks_of_a_landed_commit(backend, runner, client, project, small_chunks):
+def test_deleting_orphans_spares_the_chunks_of_a_landed_commit(
+        backend, runner, client, project, small_chunks):
     backend.append(chunked(Log()), runner)
     staged = [c["_id"] for c in client[project]["event_chunks"].find({}, projection={"_id": 1})]
     assert (len(staged) > 1, backend.delete_orphan_chunks(staged)) == (True, 0)
@@ -344,7 +352,8 @@ def test_deleting_orphans_removes_the_chunks_of_a_commit_that_never_landed(backe
 
 
 # -- views ------------------------------------------------------------------------------------------
-def test_views_after_rebuild_equal_the_incrementally_projected_views(backend, runner, filled, client, project):
+def test_views_after_rebuild_equal_the_incrementally_projected_views(
+        backend, runner, filled, client, project):
     before = raw_views(client, project)
     backend.rebuild(runner)
     assert raw_views(client, project) == before
@@ -411,8 +420,8 @@ def test_history_rows_carry_their_validity_interval(filled, client, project):
 
 def test_view_rows_keep_key_blob_and_generation_but_not_storage_fields(backend, filled):
     row = backend.find_rows("records", {"data_name": "unit2"})[0]
-    assert ({"_key", "_blob", "_generation"} <= row.keys()
-            and not {"_id", "_pos", "_row", "_from_seq", "_to_seq"} & row.keys())
+    assert {"_key", "_blob", "_generation"} <= row.keys()
+    assert not {"_id", "_pos", "_row", "_from_seq", "_to_seq"} & row.keys()
 
 
 def test_rows_as_of_a_seq_drop_the_storage_fields_too(backend, filled):
@@ -422,7 +431,7 @@ def test_rows_as_of_a_seq_drop_the_storage_fields_too(backend, filled):
 
 def test_record_datetimes_come_back_timezone_aware_utc(backend, filled):
     row = backend.find_rows("records", {"data_name": "unit2"})[0]
-    assert row["recorded_at"] == T0 and row["recorded_at"].utcoffset() == timedelta(0)
+    assert (row["recorded_at"], row["recorded_at"].utcoffset()) == (T0, timedelta(0))
 
 
 # -- queries ----------------------------------------------------------------------------------------
@@ -490,7 +499,7 @@ def test_an_unreachable_server_raises_backend_unavailable_without_the_password()
             MongoBackend(unreachable, "p").head()
     finally:
         unreachable.close()
-    assert "secret" not in str(raised.value) and "127.0.0.1:1" in str(raised.value)
+    assert ("secret" in str(raised.value), "127.0.0.1:1" in str(raised.value)) == (False, True)
 
 
 def test_the_backend_repr_never_shows_the_password():
@@ -558,3 +567,14 @@ def test_an_append_whose_outcome_cannot_be_checked_raises_outcome_unknown(backen
         backend.append(commit, runner)
     assert raised.value.commit_id == commit.commit_id
 
+
+
+def test_an_append_whose_views_fail_to_update_says_the_commit_landed(backend, runner, monkeypatch):
+    def lost_connection(self: MongoViewWriter, view: str, seq: int) -> None:
+        raise AutoReconnect("connection closed")
+
+    monkeypatch.setattr(MongoViewWriter, "set_checkpoint", lost_connection)
+    commit = Log().next(added("u1"))
+    with pytest.raises(ViewsBehindError) as raised:
+        backend.append(commit, runner)
+    assert (raised.value.seq, backend.head().seq) == (1, 1)

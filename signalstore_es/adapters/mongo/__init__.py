@@ -4,9 +4,14 @@ Works on a standalone server, a replica set, a sharded cluster, Atlas and MongoD
 servers (tested on FerretDB 1.24): it needs neither transactions nor a replica set.
 """
 
-from signalstore_es.adapters.mongo.backend import DEFAULT_WRITE_CONCERN, MongoBackend, write_concern_for
+from signalstore_es.adapters.mongo.backend import MongoBackend
 from signalstore_es.adapters.mongo.errors import CommitAlreadyLandedError, ViewsBehindError
-from signalstore_es.adapters.mongo.names import check_project_name, versions_name
+from signalstore_es.adapters.mongo.schema import (
+    DEFAULT_WRITE_CONCERN,
+    check_project_name,
+    versions_name,
+    write_concern_for,
+)
 
 __all__ = [
     "DEFAULT_WRITE_CONCERN",

@@ -10,10 +10,9 @@ Ordering: ``append`` refuses a seq whose predecessor is not in the log, and the 
 never later finds a smaller one. The unique index on ``commit_id`` makes every commit land
 at most once, even when a lost connection hides whether an attempt landed.
 
-Write concern: ``w="majority", j=True`` (acknowledged only once durable on a majority, or on
-the journal of a standalone server), unless the client's own write concern was set
-explicitly (URI options ``w``/``journal``/``wtimeoutMS`` or ``MongoClient(w=...)``), which
-is then used unchanged. Reads use the client's read concern and preference.
+Write concern: ``majority`` with journaling unless the client's own was set explicitly (see
+:mod:`~signalstore_es.adapters.mongo.schema`). Reads use the client's read concern and
+read preference.
 
 Views are applied by the projection runner after each append (read-your-writes) and by
 ``catch_up`` before a unit of work reads, from per-view checkpoints; see
@@ -23,10 +22,10 @@ Views are applied by the projection runner after each append (read-your-writes) 
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timezone
-from typing import Any, Iterable, Iterator, Mapping, Optional
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
-from pymongo import IndexModel
 from pymongo.database import Database
 from pymongo.errors import (
     ConnectionFailure,
@@ -35,7 +34,6 @@ from pymongo.errors import (
     ServerSelectionTimeoutError,
     WriteConcernError,
 )
-from pymongo.write_concern import WriteConcern
 
 from projections.runner import ProjectionRunner
 from signalstore_es.adapters.mongo.chunks import delete_orphans, find_orphans
@@ -47,28 +45,25 @@ from signalstore_es.adapters.mongo.documents import (
     encode_commit,
 )
 from signalstore_es.adapters.mongo.errors import CommitAlreadyLandedError, ErrorTranslator, ViewsBehindError
-from signalstore_es.adapters.mongo.names import CHECKPOINTS, CHUNKS, EVENTS, check_project_name, versions_name
-from signalstore_es.adapters.mongo.views import MongoViewWriter, create_indexes, ensure_view_indexes, find_rows
+from signalstore_es.adapters.mongo.schema import (
+    CHECKPOINTS,
+    CHUNK_INDEXES,
+    CHUNKS,
+    EVENTS,
+    LOG_INDEXES,
+    check_project_name,
+    create_indexes,
+    ensure_view_indexes,
+    versions_name,
+    write_concern_for,
+)
+from signalstore_es.adapters.mongo.views import MongoViewWriter, find_rows
 from signalstore_es.domain.commits import GENESIS_HASH, Commit
 from signalstore_es.domain.time import require_aware, utc_now_ms
-from signalstore_es.errors import CommitOutcomeUnknownError, IntegrityError, StorageError, ValidationError
+from signalstore_es.errors import CommitOutcomeUnknownError, IntegrityError, SignalStoreError, ValidationError
 from signalstore_es.ports.storage import Head, SeqTakenError, SortSpec
 
 Document = dict[str, Any]
-
-DEFAULT_WRITE_CONCERN = WriteConcern("majority", j=True)
-
-_LOG_INDEXES = [IndexModel([("commit_id", 1)], unique=True), IndexModel([("committed_at", 1)]),
-                IndexModel([("events.key.schema_ref", 1)]), IndexModel([("events.key.data_name", 1)])]
-_CHUNK_INDEXES = [IndexModel([("commit_id", 1)]), IndexModel([("written_at", 1)]),
-                  IndexModel([("events.key.schema_ref", 1)]), IndexModel([("events.key.data_name", 1)])]
-
-
-def write_concern_for(client: Any) -> WriteConcern:
-    """The client's write concern if the user set one, else ``majority`` with journaling."""
-    own: WriteConcern = client.write_concern
-    return DEFAULT_WRITE_CONCERN if own.is_server_default else own
-
 
 class MongoBackend:
     """The MongoDB :class:`~signalstore_es.ports.storage.StorageBackend`.
@@ -90,7 +85,7 @@ class MongoBackend:
         self.project = check_project_name(project)
         self._errors = ErrorTranslator(client, self.project)
         codec_options = client.codec_options.with_options(document_class=dict, tz_aware=True,
-                                                          tzinfo=timezone.utc)
+                                                          tzinfo=UTC)
         self._db: Database[Document] = client.get_database(
             self.project, codec_options=codec_options, write_concern=write_concern_for(client))
         self._events = self._db[EVENTS]
@@ -109,7 +104,7 @@ class MongoBackend:
             return Head(seq=0, hash=GENESIS_HASH, committed_at=None)
         return Head(seq=found["_id"], hash=found["hash"], committed_at=found["committed_at"])
 
-    def read_commits(self, *, after: int = 0, upto: Optional[int] = None) -> Iterator[Commit]:
+    def read_commits(self, *, after: int = 0, upto: int | None = None) -> Iterator[Commit]:
         # A gap (a commit deleted behind the library's back) is passed on, not raised: verify
         # reports it as a broken chain. Appends never leave one (see _check_predecessor).
         seqs: dict[str, int] = {"$gt": after} if upto is None else {"$gt": after, "$lte": upto}
@@ -117,7 +112,7 @@ class MongoBackend:
             for document in self._events.find({"_id": seqs}, sort=[("_id", 1)]):
                 yield self._decode(document)
 
-    def find_commit(self, commit_id: str) -> Optional[Commit]:
+    def find_commit(self, commit_id: str) -> Commit | None:
         with self._errors.translating(f"looking up commit {commit_id}"):
             found = self._events.find_one({"commit_id": commit_id})
             return None if found is None else self._decode(found)
@@ -161,7 +156,7 @@ class MongoBackend:
         self._insert(commit, encoded, doing)
         try:
             self._project_through(commit, runner)
-        except StorageError as err:
+        except SignalStoreError as err:
             raise ViewsBehindError(
                 f"commit {commit.commit_id} landed at seq {commit.seq} and is durable, but "
                 f"updating the views then failed: {err} Do not commit the same changes again; "
@@ -193,7 +188,7 @@ class MongoBackend:
             raise CommitOutcomeUnknownError(
                 f"commit {commit.commit_id} (seq {commit.seq}) was written but not confirmed by "
                 f"the write concern ({err}); it may be rolled back if the primary fails. Check the "
-                "health of the replica set, then look the commit up with history().",
+                "health of the replica set, then look for this commit_id in the project's log.",
                 commit_id=commit.commit_id) from err
         except ConnectionFailure as err:
             self._resolve_unknown_outcome(commit, err, doing)
@@ -219,7 +214,7 @@ class MongoBackend:
                 f"the connection to MongoDB at {self._errors.hosts} failed after commit "
                 f"{commit.commit_id} (seq {commit.seq}, project {self.project!r}) was sent, and "
                 "checking whether it landed failed too. When the server is back, look for this "
-                "commit_id in history() before redoing the changes.",
+                "commit_id in the project's log before redoing the changes.",
                 commit_id=commit.commit_id) from err
         if landed is None:
             raise self._errors.unavailable(
@@ -238,8 +233,8 @@ class MongoBackend:
 
     def _ensure_log_indexes(self) -> None:
         if not self._log_ready:
-            create_indexes(self._events, _LOG_INDEXES)
-            create_indexes(self._chunks, _CHUNK_INDEXES)
+            create_indexes(self._events, LOG_INDEXES)
+            create_indexes(self._chunks, CHUNK_INDEXES)
             self._log_ready = True
 
     # -- views ----------------------------------------------------------------------------------
@@ -286,8 +281,8 @@ class MongoBackend:
                 ensure_view_indexes(self._db, view)
                 self._views_ready.add(view)
 
-    def find_rows(self, view: str, filter: Mapping[str, Any], *, as_of: Optional[int] = None,
-                  sort: Optional[SortSpec] = None, limit: Optional[int] = None) -> list[dict[str, Any]]:
+    def find_rows(self, view: str, filter: Mapping[str, Any], *, as_of: int | None = None,
+                  sort: SortSpec | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         with self._errors.translating(f"querying the view {view!r}"):
             return find_rows(self._db, view, filter, as_of=as_of, sort=sort, limit=limit)
 

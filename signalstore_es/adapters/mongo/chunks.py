@@ -7,7 +7,8 @@ writing the commit document, or lost the seq to another writer and retried at th
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 _FIELDS = {"commit_id": 1, "seq": 1, "n": 1}
 

@@ -13,14 +13,16 @@ overwritten, and the chunks of a losing attempt are orphans.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import attrs
 import bson
 
 from signalstore_es.domain.codec import BSON_CODEC
 from signalstore_es.domain.commits import Commit
+from signalstore_es.domain.events import Event
 from signalstore_es.errors import IntegrityError, ValidationError
 
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024  #: MongoDB's BSON document limit
@@ -74,7 +76,7 @@ def _pack(events: list[dict[str, Any]], sizes: list[int], commit: Commit) -> lis
     """Greedy, order-preserving groups of events of at most CHUNK_LIMIT_BYTES each."""
     groups: list[list[dict[str, Any]]] = [[]]
     filled = 0
-    for index, (event, size) in enumerate(zip(events, sizes)):
+    for index, (event, size) in enumerate(zip(events, sizes, strict=True)):
         if size > INLINE_LIMIT_BYTES:
             raise ValidationError(
                 f"event {index} ({event['event_type']}) of commit {commit.commit_id} encodes to "
@@ -112,8 +114,10 @@ def decode_commit(document: Mapping[str, Any], chunks: Sequence[Mapping[str, Any
             "garbage collection removed chunks it should not have"
         )
     stored = list(document["events"]) + [e for cid in expected for e in found[cid]["events"]]
+    events: list[Event] = [BSON_CODEC.event_from_document(e) for e in stored]
     return Commit(seq=document["_id"], commit_id=document["commit_id"],
                   committed_at=document["committed_at"], actor=document["actor"],
                   message=document["message"], library_version=document["library_version"],
-                  events=tuple(BSON_CODEC.event_from_document(e) for e in stored),
+                  # mypy's attrs plugin cannot solve the generic ``converter=tuple`` of Commit
+                  events=events,  # type: ignore[arg-type]
                   prev_hash=document["prev_hash"], hash=document["hash"])

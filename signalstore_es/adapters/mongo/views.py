@@ -9,32 +9,33 @@ process catching up at the same time could write the row again after it was dele
 :class:`MongoViewWriter` buffers the changes of one commit per view and writes them when the
 runner sets that view's checkpoint, with few round trips: new rows with ``insert_many``,
 changed rows in small bulks. Every write is idempotent (deterministic ids; an existing
-history row only ever gets its ``_to_seq`` set) and a current row is only replaced or
-deleted if it still holds the position it was read at (new rows: if none is there yet), so a runner that died half-way, or
-two processes catching up at once, leave the same rows as one clean run.
+history row only ever gets its ``_to_seq`` set) and a current row is only replaced if it
+still holds the position it was read at (a new one: if no row is there yet), so a runner
+that died half-way, or two processes catching up at once, leave the rows of one clean run.
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import attrs
-from pymongo import IndexModel, ReplaceOne, UpdateOne
+from pymongo import ReplaceOne, UpdateOne
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
 from projections.protocol import EventContext, Projector
 from projections.runner import RowPosition
-from signalstore_es.adapters.mongo.names import CHECKPOINTS, versions_name
+from signalstore_es.adapters.mongo.schema import CHECKPOINTS, versions_name
 from signalstore_es.domain.commits import Commit
 from signalstore_es.ports.storage import SortSpec
 
 Document = dict[str, Any]
-RowState = tuple[Optional[Document], Optional[RowPosition]]
+RowState = tuple[Document | None, RowPosition | None]
 
 #: fields the backend adds to view documents, removed from what queries return
 INTERNAL_FIELDS = ("_id", "_pos", "_row", "_from_seq", "_to_seq")
-_HIDDEN = {field: 0 for field in INTERNAL_FIELDS}
+_HIDDEN = dict.fromkeys(INTERNAL_FIELDS, 0)
 TOMBSTONE_FIELD = "_deleted"
 _LIVE = {TOMBSTONE_FIELD: {"$ne": True}}
 _DUPLICATE_KEY = 11000
@@ -43,41 +44,13 @@ _DUPLICATE_KEY = 11000
 BULK_SIZE = 20
 _PREFETCH_BATCH = 1000
 
-_VALIDITY = [("_from_seq", 1), ("_to_seq", 1)]
-VIEW_INDEXES: Mapping[str, Sequence[Sequence[tuple[str, int]]]] = {
-    "records": [[("_key", 1)], [("schema_ref", 1), ("data_name", 1), ("version_timestamp", 1)],
-                [("_blob.address", 1)]],
-    "record_versions": [[("_key", 1), ("_from_seq", 1)], [("schema_ref", 1), ("data_name", 1)],
-                        _VALIDITY],
-    "domain_models": [[("schema_name", 1)]],
-    "domain_model_versions": [[("schema_name", 1), ("_from_seq", 1)], _VALIDITY],
-    "purged_blobs": [[("address", 1)]],
-    "purged_blob_versions": [[("address", 1), ("_from_seq", 1)], _VALIDITY],
-}
-#: history collections of user-defined views
-DEFAULT_HISTORY_INDEXES = [[("_row", 1), ("_from_seq", 1)], _VALIDITY]
-
-
-def ensure_view_indexes(db: Database[Document], view: str) -> None:
-    """Create the indexes of ``view`` and its history collection (idempotent)."""
-    history = versions_name(view)
-    for name, specs in ((view, VIEW_INDEXES.get(view, ())),
-                        (history, VIEW_INDEXES.get(history, DEFAULT_HISTORY_INDEXES))):
-        create_indexes(db[name], [IndexModel(list(spec)) for spec in specs])
-
-
-def create_indexes(collection: Any, indexes: Sequence[IndexModel]) -> None:
-    """Create ``indexes`` one by one: FerretDB 1.24 crashes the connection when one
-    ``createIndexes`` command names several indexes that all exist already."""
-    for index in indexes:
-        collection.create_indexes([index])
-
-
-def find_rows(db: Database[Document], view: str, filter: Mapping[str, Any], *, as_of: Optional[int],
-              sort: Optional[SortSpec], limit: Optional[int]) -> list[Document]:
+def find_rows(db: Database[Document], view: str, filter: Mapping[str, Any], *, as_of: int | None,
+              sort: SortSpec | None, limit: int | None) -> list[Document]:
     """Rows of ``view`` (or of its history, valid at seq ``as_of``) matching ``filter``."""
     if as_of is None:
-        collection, query = db[view], {"$and": [dict(filter), _LIVE]} if filter else _LIVE
+        # merged at top level rather than with $and, which keeps FerretDB's SQL pushdown
+        live = {**filter, **_LIVE} if TOMBSTONE_FIELD not in filter else {"$and": [dict(filter), _LIVE]}
+        collection, query = db[view], live
     else:
         valid = [{"_from_seq": {"$lte": as_of}}, {"$or": [{"_to_seq": None}, {"_to_seq": {"$gt": as_of}}]}]
         collection, query = db[versions_name(view)], {"$and": [dict(filter), *valid]}
@@ -89,7 +62,7 @@ def find_rows(db: Database[Document], view: str, filter: Mapping[str, Any], *, a
     return list(cursor)
 
 
-def _state(stored: Optional[Document]) -> RowState:
+def _state(stored: Document | None) -> RowState:
     if stored is None:
         return None, None
     position = RowPosition(*stored["_pos"])
@@ -107,8 +80,8 @@ class _Pending:
     """The changes of one view since its last checkpoint."""
 
     #: final state of each changed row (document None: deleted)
-    rows: dict[str, tuple[Optional[Document], RowPosition]] = attrs.Factory(dict)
-    stored: dict[str, Optional[RowPosition]] = attrs.Factory(dict)  #: its position in the db
+    rows: dict[str, tuple[Document | None, RowPosition]] = attrs.Factory(dict)
+    stored: dict[str, RowPosition | None] = attrs.Factory(dict)  #: its position in the db
     history: dict[str, Document] = attrs.Factory(dict)  #: new history rows by id
     closes: dict[str, int] = attrs.Factory(dict)  #: stored history row id -> its new _to_seq
 
@@ -150,7 +123,7 @@ class MongoViewWriter:
             known[row_id] = _state(self._db[view].find_one({"_id": row_id}))
         return known[row_id]
 
-    def write_row(self, view: str, row_id: str, document: Optional[Document],
+    def write_row(self, view: str, row_id: str, document: Document | None,
                   position: RowPosition) -> None:
         before, previous = self.read_row(view, row_id)
         pending = self._pending.setdefault(view, _Pending())
@@ -203,7 +176,7 @@ class MongoViewWriter:
         _bulk(self._db[view], changes)
 
 
-def _replace_if_older(row: Document) -> Optional[Any]:
+def _replace_if_older(row: Document) -> Any | None:
     """For a current row that exists already: replace it only if it holds an older position
     (another process may have moved it further)."""
     seq, index = row["_pos"]
@@ -211,7 +184,7 @@ def _replace_if_older(row: Document) -> Optional[Any]:
     return ReplaceOne(older, row)
 
 
-def _close_if_closed(version: Document) -> Optional[Any]:
+def _close_if_closed(version: Document) -> Any | None:
     """For a history row that exists already: its content is the same (same position, same
     event), but only a run that saw the next change knows ``_to_seq``; never reopen it."""
     if version["_to_seq"] is None:
