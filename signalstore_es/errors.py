@@ -87,3 +87,23 @@ class CommitOutcomeUnknownError(StorageError):
 
 class ConfigurationError(SignalStoreError):
     """The provider or a command was configured with inconsistent options."""
+
+
+class CommitAlreadyLandedError(AlreadyExistsError):
+    """A commit with this ``commit_id`` is already in the log (an earlier attempt whose outcome
+    was hidden by a lost connection); nothing was written again."""
+
+    def __init__(self, message: str, *, commit_id: str, seq: int) -> None:
+        super().__init__(message, key=commit_id)
+        self.commit_id = commit_id
+        self.seq = seq
+
+
+class ViewsBehindError(StorageError):
+    """A commit landed (it is durable) but bringing the views up to date then failed; the
+    next reader repairs them by catching up."""
+
+    def __init__(self, message: str, *, commit_id: str, seq: int) -> None:
+        super().__init__(message)
+        self.commit_id = commit_id
+        self.seq = seq

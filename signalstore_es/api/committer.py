@@ -8,6 +8,7 @@ duplicated, no seq is skipped.
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import timedelta
 from typing import Optional
@@ -21,10 +22,17 @@ from signalstore_es.api.staging import Staging
 from signalstore_es.domain.commits import Commit, CommitDraft, Footprint
 from signalstore_es.domain.events import RecordAdded
 from signalstore_es.domain.time import utc_now_ms
-from signalstore_es.errors import AlreadyExistsError, ConcurrencyError
+from signalstore_es.errors import (
+    AlreadyExistsError,
+    BackendUnavailableError,
+    CommitAlreadyLandedError,
+    ConcurrencyError,
+    ViewsBehindError,
+)
 from signalstore_es.ports.storage import Head, SeqTakenError, StorageBackend
 
 MAX_ATTEMPTS = 1000  # each failed attempt means another commit landed: progress is global
+MAX_UNAVAILABLE = 4  # lost connections tolerated per commit, with exponential backoff
 
 
 @attrs.define
@@ -36,7 +44,11 @@ class Committer:
 
     def commit(self, staging: Staging, message: Optional[str]) -> CommitReceipt:
         commit_id = str(uuid.uuid4())
+        unavailable = 0
         for _ in range(MAX_ATTEMPTS):
+            landed = self.backend.find_commit(commit_id) if unavailable else None
+            if landed is not None:  # an attempt whose answer was lost did land
+                return self._landed(landed)
             head = self.backend.head()
             self._check_newer_commits(staging, head)
             commit = self._seal(staging, head, commit_id, message)
@@ -44,10 +56,23 @@ class Committer:
                 self.backend.append(commit, self.runner)
             except SeqTakenError:
                 continue
-            self.base_seq = commit.seq
-            return CommitReceipt.of(commit)
+            except CommitAlreadyLandedError:
+                return self._landed(self.backend.find_commit(commit_id) or commit)
+            except ViewsBehindError:
+                pass  # durable; the next reader's catch-up repairs the views
+            except BackendUnavailableError:
+                unavailable += 1  # retrying under the same commit_id can never duplicate it
+                if unavailable >= MAX_UNAVAILABLE:
+                    raise
+                time.sleep(0.2 * 2**unavailable)
+                continue
+            return self._landed(commit)
         raise ConcurrencyError(f"commit {commit_id} could not find a free seq after "
                                f"{MAX_ATTEMPTS} attempts; retry later")
+
+    def _landed(self, commit: Commit) -> CommitReceipt:
+        self.base_seq = max(self.base_seq, commit.seq)
+        return CommitReceipt.of(commit)
 
     def _seal(self, staging: Staging, head: Head, commit_id: str, message: Optional[str]) -> Commit:
         committed_at = utc_now_ms()

@@ -13,7 +13,12 @@ from typing import Any
 
 from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 
-from signalstore_es.errors import AlreadyExistsError, BackendUnavailableError, StorageError
+from signalstore_es.errors import (  # noqa: F401 - the two outcome errors are re-exported
+    BackendUnavailableError,
+    CommitAlreadyLandedError,
+    StorageError,
+    ViewsBehindError,
+)
 
 _CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)[^@/\s]*@")
 _MAX_REASON = 300
@@ -80,22 +85,3 @@ class ErrorTranslator:
             yield
         except PyMongoError as err:
             raise self.translate(err, doing) from err
-
-
-class CommitAlreadyLandedError(AlreadyExistsError):
-    """A commit with this ``commit_id`` is already in the log, at another seq or with other
-    content; nothing was written again."""
-
-    def __init__(self, message: str, *, commit_id: str, seq: int) -> None:
-        super().__init__(message, key=commit_id)
-        self.commit_id = commit_id
-        self.seq = seq
-
-
-class ViewsBehindError(StorageError):
-    """A commit landed (it is durable) but bringing the views up to date then failed."""
-
-    def __init__(self, message: str, *, commit_id: str, seq: int) -> None:
-        super().__init__(message)
-        self.commit_id = commit_id
-        self.seq = seq
