@@ -39,8 +39,7 @@ def process_context() -> Any:
 def drop_mongo_projects(backend_name: str, request: pytest.FixtureRequest) -> Iterator[list[str]]:
     """Projects a test creates besides ``project``; their databases are dropped afterwards (Mongo)."""
     created: list[str] = []
+    client = request.getfixturevalue("mongo_client") if backend_name == "mongo" else None
     yield created
-    if backend_name == "mongo":
-        client = request.getfixturevalue("mongo_client")
-        for name in created:
-            client.drop_database(name)
+    for name in created if client is not None else ():
+        client.drop_database(name)

@@ -1,7 +1,7 @@
 """Several processes commit to one project at once, on purpose on the same keys.
 
 Four writer processes (``forkserver`` children, each with its own provider on the same store)
-commit 100 units of work each on a pool of eight session names: each looks at which names are
+commit 100 units of work each (25 on MongoDB) on a pool of eight session names: each looks at which names are
 live, sometimes removes one (the fuller the pool, the likelier), adds one that looked free
 (the one it just removed when none looked free), one time in four adds an array of its own
 whose content is one of three (so writers publish the same blobs at once), and commits. Other
@@ -23,7 +23,9 @@ Which errors may a loser get? Decided here, from what the unit of work knows whe
 
 from __future__ import annotations
 
+import contextlib
 import queue
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -31,7 +33,7 @@ from typing import Any
 import attrs
 import pytest
 
-from signalstore_es.errors import ConcurrencyError
+from signalstore_es.errors import AlreadyExistsError, ConcurrencyError
 from signalstore_es.testing import vocabulary as vocab
 from tests.conftest import BACKENDS
 from tests.reliability.harness import (
@@ -46,9 +48,12 @@ from tests.reliability.harness import (
 from tests.reliability.writers import ARRAY_CONTENTS, Attempt, array_name, has_array, run_writer
 
 WRITERS = 4
-COMMITS = 100  #: per writer
+#: commits per writer: a FerretDB-backed MongoDB is an order of magnitude slower than SQLite
+COMMITS = {"sqlite": 100, "mongo": 25}
 POOL = tuple(f"pool-session-{i}" for i in range(8))
-RESULT_TIMEOUT_S = 240.0
+RACE_TIMEOUT_S = 240.0
+LOST_UPDATE = ("a unit of work takes the head read after catch_up as its base, though its views may lag it: "
+               "a commit landing in between is never checked for conflicts (lost update)")
 ALLOWED_ERRORS = {"look": set(), "add": {"AlreadyExistsError"}, "remove": {"NotFoundError"},
                   "commit": {"AlreadyExistsError", "ConcurrencyError"}}
 
@@ -92,17 +97,13 @@ def _spec(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 def _run_writers(context: Any, spec: StoreSpec, project: str) -> tuple[Attempt, ...]:
     barrier, results = context.Barrier(WRITERS), context.Queue()
     writers = [context.Process(target=run_writer, daemon=True,
-                               args=(spec, project, w, COMMITS, POOL, 1000 + w, barrier, results))
+                               args=(spec, project, w, COMMITS[spec.backend], POOL, 1000 + w, barrier, results))
                for w in range(WRITERS)]
     for writer in writers:
         writer.start()
-    reported: dict[int, list[Attempt]] = {}
+    reported: dict[int, list[Attempt]] = {w: [] for w in range(WRITERS)}
     try:
-        while len(reported) < WRITERS:
-            worker, outcomes = results.get(timeout=RESULT_TIMEOUT_S)
-            reported[worker] = outcomes
-    except queue.Empty:
-        pytest.fail(f"only writers {sorted(reported)} reported within {RESULT_TIMEOUT_S} s")
+        _collect(results, reported)
     finally:
         for writer in writers:
             writer.join(timeout=30)
@@ -112,6 +113,21 @@ def _run_writers(context: Any, spec: StoreSpec, project: str) -> tuple[Attempt, 
         results.close()
         results.join_thread()
     return tuple(a for w in sorted(reported) for a in reported[w])
+
+
+def _collect(results: Any, reported: dict[int, list[Attempt]]) -> None:
+    """Gather every writer's attempts until all are done, or fail at the deadline."""
+    deadline, done = time.monotonic() + RACE_TIMEOUT_S, set()
+    while len(done) < WRITERS:
+        try:
+            worker, attempt = results.get(timeout=max(deadline - time.monotonic(), 0.01))
+        except queue.Empty:
+            progress = {w: sum(a.committed for a in attempts) for w, attempts in reported.items()}
+            pytest.fail(f"the race did not end within {RACE_TIMEOUT_S} s; commits so far per writer: {progress}")
+        if attempt is None:
+            done.add(worker)
+        else:
+            reported[worker].append(attempt)
 
 
 def _referee(race: Race) -> Any:
@@ -132,7 +148,7 @@ def test_every_writer_commits_its_share_and_some_attempts_lose(race: Race) -> No
     per_writer = {w: sum(a.worker == w for a in committed) for w in range(WRITERS)}
     print(f"\n{race.spec.backend}: {WRITERS} writers, {len(race.attempts)} attempts, {len(committed)} commits "
           f"{per_writer}; losers by call and error: {_tally(failed)}")
-    assert (per_writer, bool(failed)) == (dict.fromkeys(range(WRITERS), COMMITS), True)
+    assert (per_writer, bool(failed)) == (dict.fromkeys(range(WRITERS), COMMITS[race.spec.backend]), True)
 
 
 def _tally(failed: list[Attempt]) -> dict[str, int]:
@@ -193,7 +209,9 @@ def test_the_race_produced_conflicts_at_commit_time(race: Race) -> None:
     assert at_commit & {"AlreadyExistsError", "ConcurrencyError"}
 
 
-def test_the_log_never_adds_a_live_name_or_removes_a_dead_one(race: Race) -> None:
+def test_the_log_never_adds_a_live_name_or_removes_a_dead_one(race: Race, request: pytest.FixtureRequest) -> None:
+    if race.spec.backend == "mongo":  # the race hits it only sometimes; the strict xfail is the last test
+        request.applymarker(pytest.mark.xfail(strict=False, reason=LOST_UPDATE))
     live: set[str] = set()
     impossible = []
     for entry in _race_commits(race):
@@ -256,3 +274,38 @@ def test_a_remove_that_loses_to_a_remove_and_readd_gets_a_concurrency_error(
             winner.commit()
         with pytest.raises(ConcurrencyError):
             loser.commit()
+
+
+def test_a_unit_of_work_opened_while_another_commit_is_projected_never_removes_a_dead_generation(
+        store: Any, second_provider: Any, project: str, backend_name: str, request: pytest.FixtureRequest) -> None:
+    """The interleaving the race hit on MongoDB, made deterministic: writer B's commit lands
+    after A's views caught up but before A reads the head, and B projects it late."""
+    if backend_name == "mongo":
+        request.applymarker(pytest.mark.xfail(strict=True, reason=LOST_UPDATE))
+    with store(project) as uow:
+        uow.data.add(vocab.session_record("contested"))
+        uow.commit()
+    late = second_provider._backend(project)
+    if hasattr(late, "_project_through"):  # MongoDB projects after the insert: B is slow to
+        late._project_through = lambda *_args: None
+    mine = store._backend(project)
+    catch_up = mine.catch_up
+
+    def catch_up_then_b_commits(runner: Any) -> None:
+        catch_up(runner)
+        with second_provider(project) as b:
+            b.data.remove("session", "contested")
+            b.data.add(vocab.session_record("contested"))
+            b.commit()
+
+    mine.catch_up = catch_up_then_b_commits
+    with store(project) as a:
+        mine.catch_up = catch_up
+        a.data.remove("session", "contested")
+        a.data.add(vocab.session_record("contested"))
+        with contextlib.suppress(ConcurrencyError, AlreadyExistsError):
+            a.commit()
+    with store(project) as uow:
+        removed = [(e["key"]["data_name"], e["generation"]) for entry in uow.log() for e in entry["events"]
+                   if e["event_type"] == "record_removed"]
+    assert len(removed) == len(set(removed)), removed

@@ -46,18 +46,18 @@ def faulty_fs(project: str) -> Iterator[FaultyFileSystem]:
 def faulty_store(backend_name: str, tmp_path: Path, request: pytest.FixtureRequest, project: str,
                  faulty_fs: FaultyFileSystem, filetype: str) -> Iterator[UnitOfWorkProvider]:
     """A store (with the vocabulary) whose blobs go through the faulty filesystem."""
-    if backend_name == "sqlite":
+    client = request.getfixturevalue("mongo_client") if backend_name == "mongo" else None
+    if client is None:
         provider = UnitOfWorkProvider.embedded(tmp_path / "store", filesystem=faulty_fs,
                                                default_filetype=filetype, actor="tester")
     else:
-        provider = UnitOfWorkProvider(mongo_client=request.getfixturevalue("mongo_client"),
-                                      filesystem=faulty_fs, memory_store={}, default_filetype=filetype,
-                                      actor="tester")
+        provider = UnitOfWorkProvider(mongo_client=client, filesystem=faulty_fs, memory_store={},
+                                      default_filetype=filetype, actor="tester")
     add_vocabulary(provider, project)
     yield provider
     provider.close()
-    if backend_name == "mongo":
-        request.getfixturevalue("mongo_client").drop_database(project)
+    if client is not None:
+        client.drop_database(project)
 
 
 def _files(filesystem: FaultyFileSystem, project: str) -> list[str]:
@@ -131,6 +131,7 @@ STRUCTURAL_DAMAGES = ("truncate", "empty", "garbage", "flip_early_byte")
 def damaged(backend_name: str, tmp_path: Path, request: pytest.FixtureRequest, project: str,
             filetype: str) -> Iterator[Any]:
     """A store with arrays u1 (1000 values), u2 (1000) and u3 (500); ``damage(kind)`` harms u1's."""
+    client = request.getfixturevalue("mongo_client") if backend_name == "mongo" else None
     provider = make_provider(backend_name, tmp_path, request, default_filetype=filetype, actor="tester")
     add_vocabulary(provider, project)
     with provider(project) as uow:
@@ -140,8 +141,8 @@ def damaged(backend_name: str, tmp_path: Path, request: pytest.FixtureRequest, p
     folder = (tmp_path / "store" if backend_name == "sqlite" else tmp_path / "blobs") / project / "blobs"
     yield _Damager(provider, project, folder)
     provider.close()
-    if backend_name == "mongo":
-        request.getfixturevalue("mongo_client").drop_database(project)
+    if client is not None:
+        client.drop_database(project)
 
 
 class _Damager:

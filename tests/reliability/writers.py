@@ -65,16 +65,19 @@ class Attempt:
 def run_writer(spec: StoreSpec, project: str, worker: int, commits: int, pool: tuple[str, ...],
                seed: int, barrier: Any, results: Any) -> None:
     """Entry point: make units of work until ``commits`` of them committed (at most
-    ``MAX_ATTEMPTS_PER_COMMIT`` times as many attempts); put ``(worker, [Attempt...])`` on ``results``."""
+    ``MAX_ATTEMPTS_PER_COMMIT`` times as many attempts). Each attempt is put on ``results`` as
+    ``(worker, Attempt)`` when it ends, and ``(worker, None)`` when the writer is done."""
     rng = random.Random(seed)
-    outcomes: list[Attempt] = []
+    committed = attempts = 0
     try:
         with opened(spec, actor=f"writer-{worker}") as provider:
             barrier.wait(BARRIER_TIMEOUT_S)  # start together: the point is to overlap
-            while sum(a.committed for a in outcomes) < commits and len(outcomes) < commits * MAX_ATTEMPTS_PER_COMMIT:
-                outcomes.append(_attempt(provider, project, worker, len(outcomes), pool, rng))
+            while committed < commits and attempts < commits * MAX_ATTEMPTS_PER_COMMIT:
+                attempt = _attempt(provider, project, worker, attempts, pool, rng)
+                results.put((worker, attempt))
+                committed, attempts = committed + attempt.committed, attempts + 1
     finally:
-        results.put((worker, outcomes))
+        results.put((worker, None))
 
 
 def _attempt(provider: Any, project: str, worker: int, index: int, pool: tuple[str, ...],
