@@ -138,7 +138,7 @@ def mongo_rows(sizes: Sizes, work: Workspace, profile: Any, uri: Optional[str]) 
 
     sizes = dataclasses.replace(sizes, commits=sizes.mongo_commits, find_records=sizes.mongo_find_records,
                                 find_queries=sizes.mongo_find_queries,
-                                build_batch=min(sizes.build_batch, sizes.mongo_find_records))
+                                build_batch=sizes.mongo_find_records)  # one commit: adds check an empty view
     with mongo_server(uri) as (server_uri, kind):
         client: MongoClient = MongoClient(server_uri, serverSelectionTimeoutMS=10_000)
         target = MongoTarget(work, client, kind)

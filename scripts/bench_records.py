@@ -15,8 +15,9 @@ import json
 import os
 import random
 import sqlite3
+import time
 import uuid
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
@@ -230,8 +231,6 @@ def write_rows(target: Any, sizes: Sizes, profile: ProfileRequest) -> list[Row]:
 def build(provider: UnitOfWorkProvider, project: str, start: int, stop: int, batch: int) -> dict[str, Any]:
     """Add records ``start..stop`` in commits of ``batch``; returns the seq after each commit
     (the last record index it holds) and how fast the build went."""
-    import time  # noqa: PLC0415
-
     commits: list[tuple[int, int]] = []
     began = time.perf_counter()
     with provider(project) as uow:

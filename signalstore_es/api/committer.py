@@ -88,18 +88,21 @@ class Committer:
     def _check_newer_commits(self, staging: Staging, head: Head) -> None:
         if head.seq <= self.base_seq:
             return
-        mine = Footprint.of(staging.events_for(head.seq + 1, utc_now_ms()))
+        events = staging.events_for(head.seq + 1, utc_now_ms())
+        mine = Footprint.of(events)
+        added_here = {f"record:{e.key.as_string()}" for e in events if isinstance(e, RecordAdded)}
         for other in self.backend.read_commits(after=self.base_seq, upto=head.seq):
             clash = mine.clash(Footprint.of(other.events))
             if clash is not None:
-                raise _conflict(clash, other, mine)
+                raise _conflict(clash, other, added_here)
         self.base_seq = head.seq
 
 
-def _conflict(clash: str, winner: Commit, mine: Footprint) -> Exception:
+def _conflict(clash: str, winner: Commit, added_here: set[str]) -> Exception:
+    """AlreadyExistsError when both added the same key; ConcurrencyError for any other clash."""
     added_there = {f"record:{e.key.as_string()}": e.key for e in winner.events
                    if isinstance(e, RecordAdded)}
-    if clash in added_there and clash in mine.writes:
+    if clash in added_there and clash in added_here:
         key = added_there[clash]
         return AlreadyExistsError(
             f"record {key.describe()} was committed first by another writer (seq {winner.seq}, "

@@ -132,6 +132,7 @@ class DataRepository:
         stored bytes against the digest recorded at commit (``IntegrityError`` if they differ).
         Returns None if there is no such live record.
         """
+        _require_bools(lazy=lazy, verify=verify)
         with logged_call(log, "data.get", schema_ref=schema_ref, data_name=data_name,
                          as_of=as_of, **self._context.log_context()):
             context = context_at(self._context, as_of)
@@ -159,6 +160,7 @@ class DataRepository:
         checked = check_filter(filter)
         limit = check_limit(limit)
         sort = check_sort(sort) if sort is not None else None
+        _require_bools(get_data=get_data, lazy=lazy)
         if get_data and projection is not None:
             raise ValidationError("projection cannot be combined with get_data=True")
         with logged_call(log, "data.find", as_of=as_of, **self._context.log_context()) as extra:
@@ -282,6 +284,12 @@ def _split(obj: Any, data_adapter: Any, attrs: Optional[Mapping[str, Any]],
             f"cannot add a {type(obj).__name__} without a record: it carries no attrs, so pass "
             "attrs={'schema_ref': ..., 'data_name': ...}")
     return obj, record
+
+
+def _require_bools(**flags: Any) -> None:
+    for name, value in flags.items():
+        if not isinstance(value, bool):
+            raise ArgumentTypeError(f"{name} must be True or False, got {value!r}")
 
 
 def _is_storable(obj: Any, registry: Any) -> bool:

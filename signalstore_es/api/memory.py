@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any, MutableMapping
 
 from signalstore_es._logging import get_logger, logged_call
-from signalstore_es.domain.keys import check_schema_name
-from signalstore_es.errors import AlreadyExistsError, ArgumentTypeError, NotFoundError
+from signalstore_es.domain.keys import check_data_name, check_schema_name
+from signalstore_es.errors import AlreadyExistsError, ArgumentTypeError, NotFoundError, ValidationError
 
 log = get_logger(__name__)
 _REMOVED = object()
@@ -65,7 +65,12 @@ class MemoryRepository:
 
 
 def _tag(schema_ref: Any, object_name: Any) -> tuple[str, str]:
+    """Memory names follow the data_name rule, so one name never has two spellings."""
     check_schema_name(schema_ref, argument="schema_ref")
     if not isinstance(object_name, str) or not object_name:
         raise ArgumentTypeError(f"object_name must be a non-empty str, got {object_name!r}")
+    try:
+        check_data_name(object_name)
+    except ValidationError as err:
+        raise ValidationError(str(err).replace("data_name=", "object_name=", 1)) from None
     return schema_ref, object_name

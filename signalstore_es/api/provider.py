@@ -21,6 +21,7 @@ from signalstore_es.ports.storage import StorageBackend
 log = get_logger(__name__)
 PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 ACTOR_VARIABLE = "SIGNALSTORE_ACTOR"
+RESERVED_PROJECTS = frozenset({"admin", "local", "config"})  #: MongoDB's own databases
 FILETYPES = ("netcdf", "zarr")
 DEFAULT_GRACE = timedelta(hours=24)  #: longer than any unit of work between writing a blob and committing
 
@@ -169,9 +170,11 @@ class UnitOfWorkProvider:
 def check_project_name(project_name: Any) -> str:
     if not isinstance(project_name, str):
         raise ArgumentTypeError(f"project_name must be a str, got {type(project_name).__name__}")
-    if not PROJECT_NAME.match(project_name):
+    if not PROJECT_NAME.fullmatch(project_name):
         raise ValidationError(f"project_name={project_name!r}: use 1-63 of A-Z a-z 0-9 _ -, "
                               "starting with a letter or digit (it names a database and a folder)")
+    if project_name.lower() in RESERVED_PROJECTS:
+        raise ValidationError(f"project_name={project_name!r} is a MongoDB system database; choose another name")
     return project_name
 
 

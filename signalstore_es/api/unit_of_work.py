@@ -23,7 +23,7 @@ from signalstore_es.api.purge import plan_purge
 from signalstore_es.api.receipts import CommitReceipt
 from signalstore_es.api.time_travel import PointInTime, context_at
 from signalstore_es.domain.query import check_filter
-from signalstore_es.errors import ArgumentTypeError, UnitOfWorkStateError
+from signalstore_es.errors import ArgumentTypeError, UnitOfWorkStateError, ValidationError
 from signalstore_es.ports.blob_store import BlobStore
 from signalstore_es.ports.storage import StorageBackend
 
@@ -51,8 +51,11 @@ class UnitOfWork:
     def __enter__(self) -> UnitOfWork:
         if self._context is not None:
             raise UnitOfWorkStateError("this unit of work is already open; leave its with block first")
+        # the base is read before catching up: every commit after it is checked for conflicts at
+        # commit time, and the views read here hold at least the commits up to it
+        base = self._backend.head().seq
         self._backend.catch_up(self._runner)  # repairs views left behind by a crashed writer
-        self._open(self._backend.head().seq)
+        self._open(base)
         self._memory = MemoryRepository(self._memory_store, self.project)
         return self
 
@@ -147,6 +150,8 @@ class UnitOfWork:
     def find_view(self, view: str, filter: Optional[dict[str, Any]] = None, as_of: Any = None) -> list[dict[str, Any]]:
         """Rows of any view (built-in or a registered projector's) matching a MongoDB filter."""
         context = context_at(self._require_open(), as_of)
+        if view not in self._runner.views:
+            raise ValidationError(f"unknown view {view!r}; the views are {sorted(self._runner.views)}")
         checked = check_filter(filter)
         with logged_call(log, "find_view", view=view, **context.log_context()):
             return [public_view(r) for r in context.backend.find_rows(view, checked, as_of=context.as_of)]

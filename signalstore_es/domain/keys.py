@@ -23,7 +23,7 @@ def check_schema_name(value: Any, *, argument: str = "schema_name") -> str:
     """Return ``value`` if it is a valid schema identifier, else raise ValidationError."""
     if not isinstance(value, str):
         raise ArgumentTypeError(f"{argument} must be a str, got {type(value).__name__}: {value!r}")
-    if not SCHEMA_NAME_PATTERN.match(value):
+    if not SCHEMA_NAME_PATTERN.fullmatch(value):
         raise ValidationError(
             f"{argument}={value!r} breaks the naming rule: lowercase letters, digits and single "
             "underscores, starting with a letter and ending with a letter or digit (e.g. 'spike_times')"
@@ -35,7 +35,7 @@ def check_data_name(value: Any) -> str:
     """Return ``value`` if it is a valid data_name, else raise ValidationError."""
     if not isinstance(value, str):
         raise ArgumentTypeError(f"data_name must be a str, got {type(value).__name__}: {value!r}")
-    if not DATA_NAME_PATTERN.match(value):
+    if not DATA_NAME_PATTERN.fullmatch(value):
         raise ValidationError(
             f"data_name={value!r} breaks the naming rule: 1-256 characters of A-Z a-z 0-9 _ . -, "
             "starting with a letter or digit, without '__' (e.g. '2024-04-28-AM-Animal1')"

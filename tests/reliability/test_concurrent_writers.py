@@ -210,8 +210,6 @@ def test_the_race_produced_conflicts_at_commit_time(race: Race) -> None:
 
 
 def test_the_log_never_adds_a_live_name_or_removes_a_dead_one(race: Race, request: pytest.FixtureRequest) -> None:
-    if race.spec.backend == "mongo":  # the race hits it only sometimes; the strict xfail is the last test
-        request.applymarker(pytest.mark.xfail(strict=False, reason=LOST_UPDATE))
     live: set[str] = set()
     impossible = []
     for entry in _race_commits(race):
@@ -259,8 +257,6 @@ def test_the_store_verifies_after_the_race(race: Race) -> None:
 
 
 # -- found while racing: how a lost remove is reported -------------------------------------------
-@pytest.mark.xfail(strict=True, reason="a remove that loses to another writer's remove+re-add of the key "
-                   "gets AlreadyExistsError advising versioning_on, not ConcurrencyError")
 def test_a_remove_that_loses_to_a_remove_and_readd_gets_a_concurrency_error(
         store: Any, second_provider: Any, project: str) -> None:
     with store(project) as uow:
@@ -280,8 +276,6 @@ def test_a_unit_of_work_opened_while_another_commit_is_projected_never_removes_a
         store: Any, second_provider: Any, project: str, backend_name: str, request: pytest.FixtureRequest) -> None:
     """The interleaving the race hit on MongoDB, made deterministic: writer B's commit lands
     after A's views caught up but before A reads the head, and B projects it late."""
-    if backend_name == "mongo":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=LOST_UPDATE))
     with store(project) as uow:
         uow.data.add(vocab.session_record("contested"))
         uow.commit()

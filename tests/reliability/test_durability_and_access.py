@@ -131,8 +131,6 @@ class _HttpLikeFileSystem(MemoryFileSystem):
         return super()._open(path, mode, *args, **kwargs)
 
 
-@pytest.mark.xfail(strict=True, reason="blob-store errors repeat the filesystem's error text unscrubbed "
-                   "(a URL with user:password@ ends up in StorageError)")
 def test_a_password_in_a_blob_storage_error_is_not_repeated(tmp_path: Path, project: str,
                                                              captured_logs: pytest.LogCaptureFixture) -> None:
     filesystem = _HttpLikeFileSystem(skip_instance_cache=True)

@@ -232,8 +232,6 @@ def test_get_with_verify_returns_an_undamaged_blob(damaged: _Damager) -> None:
     assert np.array_equal(loaded.values, spike_times("u2", n=1000, seed=2).values)
 
 
-@pytest.mark.xfail(strict=True, reason="get(verify=True) of a purged blob raises IntegrityError "
-                   "('damaged on storage, restore it from a backup') instead of PurgedError")
 def test_get_with_verify_of_purged_data_raises_purged_error(damaged: _Damager) -> None:
     with damaged.provider(damaged.project) as uow:
         before = uow.log()[-1]["seq"]
@@ -250,8 +248,6 @@ class _PlainDirFileSystem(DirFileSystem):
     """A DirFileSystem the blob store cannot recognise as local disk (any subclass is opaque)."""
 
 
-@pytest.mark.xfail(strict=True, reason="netCDF blobs on a filesystem that needs parent folders (SFTP, "
-                   "SMB, wrapped local disk) fail: the temporary's folders are never created")
 def test_netcdf_blobs_can_be_stored_on_a_filesystem_that_needs_parent_folders(tmp_path: Path, project: str) -> None:
     (tmp_path / "blobs").mkdir()
     filesystem = _PlainDirFileSystem(path=str(tmp_path / "blobs"), fs=fsspec.filesystem("file"))

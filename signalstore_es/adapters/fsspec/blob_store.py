@@ -40,6 +40,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from signalstore_es.adapters.fsspec.digest import file_digest
 from signalstore_es.adapters.fsspec.local import MARKER_NAME, publish_local_file, publish_local_tree, touch
+from signalstore_es.domain.redaction import scrub
 from signalstore_es.errors import (
     IntegrityError,
     NotFoundError,
@@ -142,6 +143,7 @@ class FsspecBlobStore:
         tmp = (f"{self.root}/staging/pending{adapter.extension}.tmp-{uuid.uuid4().hex}"
                if expected is None else _temp_name(self.blob_path(expected, adapter.extension)))
         try:
+            self._fs.makedirs(tmp.rsplit("/", 1)[0], exist_ok=True)  # SFTP, SMB, ... need parents
             written = adapter.write(obj, self._fs, tmp)
             if expected is not None and written.address != expected:
                 raise IntegrityError(f"the object changed while it was stored: hashed as {expected}, "
@@ -156,8 +158,8 @@ class FsspecBlobStore:
             self._remove(tmp)
             if isinstance(err, SignalStoreError) or not isinstance(err, Exception):
                 raise
-            raise StorageError(f"could not store blob {expected or '(address not yet known)'} at "
-                               f"{tmp}: {type(err).__name__}: {err}") from err
+            raise StorageError(scrub(f"could not store blob {expected or '(address not yet known)'} at "
+                                     f"{tmp}: {type(err).__name__}: {err}")) from err
 
     def _existing(self, obj: Any, address: str, path: str, adapter: DataAdapter) -> WrittenBlob:
         local = local_path(self._fs, f"{path}/{MARKER_NAME}" if adapter.is_directory else path)
@@ -297,7 +299,7 @@ class FsspecBlobStore:
         except FileNotFoundError:
             return None
         except Exception as err:
-            raise StorageError(f"blob filesystem failed at {path}: {type(err).__name__}: {err}") from err
+            raise StorageError(scrub(f"blob filesystem failed at {path}: {type(err).__name__}: {err}")) from err
 
     def _guarded(self, path: str, action: Callable[[], T]) -> T:
         """Run ``action``, translating filesystem errors into StorageError naming ``path``."""
@@ -306,7 +308,7 @@ class FsspecBlobStore:
         except SignalStoreError:
             raise
         except Exception as err:
-            raise StorageError(f"blob filesystem failed at {path}: {type(err).__name__}: {err}") from err
+            raise StorageError(scrub(f"blob filesystem failed at {path}: {type(err).__name__}: {err}")) from err
 
 
 def _temp_name(path: str) -> str:

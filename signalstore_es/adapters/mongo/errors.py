@@ -7,12 +7,12 @@ holds credentials) and every driver message is scrubbed of ``user:password@`` be
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Iterator
 from typing import Any
 
 from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 
+from signalstore_es.domain.redaction import scrub
 from signalstore_es.errors import (  # noqa: F401 - the two outcome errors are re-exported
     BackendUnavailableError,
     CommitAlreadyLandedError,
@@ -20,15 +20,9 @@ from signalstore_es.errors import (  # noqa: F401 - the two outcome errors are r
     ViewsBehindError,
 )
 
-_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)[^@/\s]*@")
 _MAX_REASON = 300
 #: server error codes that mean "wrong credentials or missing role"
 _AUTH_CODES = frozenset({13, 18})
-
-
-def scrub(text: str) -> str:
-    """``text`` with any ``scheme://user:password@`` reduced to ``scheme://***@``."""
-    return _CREDENTIALS.sub(r"\g<scheme>***@", text)
 
 
 def describe_hosts(client: Any) -> str:
