@@ -62,6 +62,10 @@ try:  # HDF5 is not thread-safe: share xarray's lock so our writes never overlap
 except ImportError:  # pragma: no cover - xarray moved it; serialize at least our own calls
     _LOCK = threading.Lock()
 
+#: our reads, serialized among themselves: xarray's netCDF4 open path is not safe when two
+#: threads open files at once (a CI run died of SIGBUS in HDF5 with two threads in get_attrs)
+_READ_LOCK = threading.RLock()
+
 _COPY_BYTES = 8 * 2**20
 _HAS_COMPLEX = tuple(int(p) for p in netCDF4.__version__.split(".")[:2]) >= (1, 7)
 _COMPLEX_OPTION: dict[str, Any] = {"auto_complex": True} if _HAS_COMPLEX else {}
@@ -142,19 +146,21 @@ class NetCdfDataArrayAdapter(DataAdapter):
 
 def _open_dataset(local: str) -> xr.Dataset:
     # decode_cf=False: no mask, scale, fill value or time decoding may touch the values
-    return xr.open_dataset(local, engine="netcdf4", decode_cf=False, auto_complex=_HAS_COMPLEX)
+    with _READ_LOCK:
+        return xr.open_dataset(local, engine="netcdf4", decode_cf=False, auto_complex=_HAS_COMPLEX)
 
 
 def _open_eager(local: str) -> xr.DataArray:
-    with _open_dataset(local) as dataset:
+    with _READ_LOCK, _open_dataset(local) as dataset:
         metadata = _metadata(dataset)
         chunks = {doc["key"]: tuple(doc["chunks"]) for doc in metadata["variables"]}
         return build_dataarray(metadata, lambda key: _load(dataset.variables[key], chunks[key]))
 
 
 def _open_lazy(local: str) -> xr.DataArray:
-    dataset = _open_dataset(local)
-    metadata = _metadata(dataset)
+    with _READ_LOCK:
+        dataset = _open_dataset(local)
+        metadata = _metadata(dataset)
     data = next(doc for doc in metadata["variables"] if doc["is_data"])
     chunked = dataset.chunk(dict(zip(data["dims"], data["chunks"], strict=True)))
     return build_dataarray(metadata, lambda key: chunked.variables[key].data)
