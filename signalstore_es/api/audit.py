@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Iterator, Optional
 
 from signalstore_es.api.context import WorkContext
@@ -45,17 +45,11 @@ def _bound(context: WorkContext, value: Any, name: str, *, lower: bool) -> Optio
     if isinstance(value, datetime):
         seq = context.backend.seq_at(require_aware(value, argument=name))
         if lower:  # commits at or after the instant: after the last commit strictly before it
-            return context.backend.seq_at(value - _one_ms()) if seq else 0
+            return context.backend.seq_at(value - timedelta(milliseconds=1)) if seq else 0
         return seq
     if isinstance(value, bool) or not isinstance(value, int):
         raise ArgumentTypeError(f"{name} must be a commit seq or an aware datetime, got {value!r}")
     return max(value - 1, 0) if lower else value
-
-
-def _one_ms() -> Any:
-    from datetime import timedelta
-
-    return timedelta(milliseconds=1)
 
 
 def record_history(context: WorkContext, schema_ref: Any, data_name: Any,

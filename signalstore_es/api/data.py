@@ -231,7 +231,7 @@ def _versions(context: WorkContext, schema_ref: str, data_name: str) -> list[dic
     overridden = {k: g for k, g in context.staging.live.items()
                   if (k.schema_ref, k.data_name) == (schema_ref, data_name)}
     committed = [r for r in rows.live_versions(context, schema_ref, data_name)
-                 if _key_of_row(r) not in overridden]
+                 if rows.key_of_row(r) not in overridden]
     staged = [g.row for g in overridden.values() if g is not None]
     return sorted(staged + committed, key=rows.version_order, reverse=True)
 
@@ -252,11 +252,6 @@ def _live(context: WorkContext, key: RecordKey) -> Optional[dict[str, Any]]:
 def _newest_committed_removal(context: WorkContext, key: RecordKey) -> Optional[Generation]:
     removed = rows.removed_rows(context, key)
     return Generation(row=removed[0], generation=rows.generation_of(removed[0])) if removed else None
-
-
-def _key_of_row(row: dict[str, Any]) -> RecordKey:
-    return RecordKey(schema_ref=row["schema_ref"], data_name=row["data_name"],
-                     version_timestamp=row["version_timestamp"])
 
 
 def _split(obj: Any, data_adapter: Any, attrs: Optional[Mapping[str, Any]],

@@ -9,7 +9,6 @@ from signalstore_es.api import records as rows
 from signalstore_es.api.context import WorkContext
 from signalstore_es.api.staging import StagedRecordChange
 from signalstore_es.domain.events import BlobPurged, RecordPurged
-from signalstore_es.domain.keys import RecordKey
 from signalstore_es.domain.time import require_aware
 from signalstore_es.errors import ArgumentTypeError
 
@@ -24,19 +23,14 @@ def plan_purge(context: WorkContext, time_threshold: Optional[datetime]) -> int:
         condition["$lt"] = require_aware(time_threshold, argument="time_threshold")
     touched = context.staging.live.keys() | context.staging.removed.keys()
     doomed = [r for r in context.backend.find_rows(rows.VIEW, {"time_of_removal": condition})
-              if _key(r) not in touched]  # keys this unit of work changed are left for next time
+              if rows.key_of_row(r) not in touched]  # keys this unit of work changed are left for next time
     for row in doomed:
-        context.staging.stage(StagedRecordChange(kind=RecordPurged, key=_key(row),
+        context.staging.stage(StagedRecordChange(kind=RecordPurged, key=rows.key_of_row(row),
                                                  generation=rows.generation_of(row)))
     for address, extension in _orphaned_blobs(context, doomed):
         context.staging.stage(BlobPurged(address=address))
         context.staging.purged_extensions[address] = extension
     return len(doomed)
-
-
-def _key(row: dict[str, Any]) -> RecordKey:
-    return RecordKey(schema_ref=row["schema_ref"], data_name=row["data_name"],
-                     version_timestamp=row["version_timestamp"])
 
 
 def _orphaned_blobs(context: WorkContext, doomed: list[dict[str, Any]]) -> list[tuple[str, str]]:

@@ -47,3 +47,9 @@ def generation_of(row: dict[str, Any]) -> int:
 def blob_of(row: dict[str, Any]) -> Optional[dict[str, Any]]:
     return row.get(BLOB_FIELD)  # type: ignore[no-any-return]
 
+
+
+def key_of_row(row: dict[str, Any]) -> RecordKey:
+    """The record key a view row belongs to."""
+    return RecordKey(schema_ref=row["schema_ref"], data_name=row["data_name"],
+                     version_timestamp=row["version_timestamp"])
