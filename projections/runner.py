@@ -12,6 +12,7 @@ from typing import Any, Iterable, Optional, Protocol, Sequence
 import attrs
 
 from projections.protocol import EventContext, Projector
+from signalstore_es._bulk import paused_gc
 from signalstore_es.domain.commits import Commit
 
 
@@ -43,7 +44,11 @@ class ViewWriter(Protocol):
 
 
 class ProjectionRunner:
-    """Applies commits to a set of projectors, each from its own checkpoint."""
+    """Applies commits to a set of projectors, each from its own checkpoint.
+
+    A writer may also offer ``prefetch(view, row_ids)``: the runner then announces the rows
+    each commit will touch before applying it, so a backend can load them in a few queries.
+    """
 
     def __init__(self, projectors: Sequence[Projector]) -> None:
         self.projectors = tuple(projectors)
@@ -57,12 +62,18 @@ class ProjectionRunner:
 
         Returns how many commits and events were replayed into at least one view.
         """
+        with paused_gc():
+            return self._apply(commits, writer)
+
+    def _apply(self, commits: Iterable[Commit], writer: ViewWriter) -> tuple[int, int]:
         replayed_commits = replayed_events = 0
         checkpoints = {p.view: writer.checkpoint(p.view) for p in self.projectors}
+        prefetch = getattr(writer, "prefetch", None)
         for commit in commits:
             pending = [p for p in self.projectors if checkpoints[p.view] < commit.seq]
+            contexts: list[Optional[EventContext]] = [None] * len(commit.events)  # shared by projectors
             for projector in pending:
-                _apply_commit(projector, commit, writer)
+                _apply_commit(projector, commit, writer, prefetch, contexts)
                 writer.set_checkpoint(projector.view, commit.seq)
                 checkpoints[projector.view] = commit.seq
             if pending:
@@ -71,25 +82,30 @@ class ProjectionRunner:
         return replayed_commits, replayed_events
 
 
-def _apply_commit(projector: Projector, commit: Commit, writer: ViewWriter) -> None:
+def _apply_commit(projector: Projector, commit: Commit, writer: ViewWriter, prefetch: Any,
+                  contexts: list[Optional[EventContext]]) -> None:
+    wanted = projector.event_types
+    view = projector.view
+    work: list[tuple[str, Any, EventContext]] = []
     for index, event in enumerate(commit.events):
-        if event.event_type not in projector.event_types:
+        if event.event_type not in wanted:
             continue
-        context = EventContext(seq=commit.seq, index=index, commit_id=commit.commit_id,
-                               committed_at=commit.committed_at, actor=commit.actor,
-                               message=commit.message)
-        _apply_event(projector, event, context, writer)
-
-
-def _apply_event(projector: Projector, event: Any, context: EventContext, writer: ViewWriter) -> None:
-    row_id = projector.row_id(event, context)
-    if row_id is None:
-        return
-    position = RowPosition(context.seq, context.index)
-    row, written_at = writer.read_row(projector.view, row_id)
-    if written_at is not None and written_at >= position:
-        return  # already applied by a runner that died before its checkpoint
-    new_row = projector.apply(row, event, context)
-    if new_row is None and row is None:
-        return
-    writer.write_row(projector.view, row_id, new_row, position)
+        context = contexts[index]
+        if context is None:
+            context = contexts[index] = EventContext(
+                seq=commit.seq, index=index, commit_id=commit.commit_id, committed_at=commit.committed_at,
+                actor=commit.actor, message=commit.message)
+        row_id = projector.row_id(event, context)  # pure: may be asked before earlier events apply
+        if row_id is not None:
+            work.append((row_id, event, context))
+    if prefetch is not None and len(work) > 1:
+        prefetch(view, [row_id for row_id, _, _ in work])
+    read_row, write_row, apply = writer.read_row, writer.write_row, projector.apply
+    for row_id, event, context in work:
+        row, written_at = read_row(view, row_id)
+        if written_at is not None and (written_at.seq, written_at.index) >= (context.seq, context.index):
+            continue  # already applied by a runner that died before its checkpoint
+        new_row = apply(row, event, context)
+        if new_row is None and row is None:
+            continue
+        write_row(view, row_id, new_row, RowPosition(context.seq, context.index))

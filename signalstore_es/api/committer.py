@@ -4,6 +4,11 @@ A batch is appended at ``seq = head + 1``. If another writer took that seq, the 
 missed are read and checked against the batch's footprint: a clash is a conflict (reported,
 nothing written), otherwise the batch is retried at the next seq. Nothing is lost, nothing is
 duplicated, no seq is skipped.
+
+Before the first attempt every blob the batch references is *refreshed* (its time set to now,
+and its presence confirmed), so that a concurrent ``gc`` keeps it; a blob gc already removed
+fails the commit with ConcurrencyError and nothing is written. A committed event therefore
+never references a blob that gc deleted (see ``maintenance.collect_garbage``).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from signalstore_es.errors import (
     ConcurrencyError,
     ViewsBehindError,
 )
+from signalstore_es.ports.blob_store import BlobStore
 from signalstore_es.ports.storage import Head, SeqTakenError, StorageBackend
 
 MAX_ATTEMPTS = 1000  # each failed attempt means another commit landed: progress is global
@@ -41,8 +47,11 @@ class Committer:
     runner: ProjectionRunner
     actor: str
     base_seq: int  #: the head this unit of work's reads and validation were based on
+    #: the project's blobs; without them the batch's blobs are not refreshed before appending
+    blobs: Optional[BlobStore] = None
 
     def commit(self, staging: Staging, message: Optional[str]) -> CommitReceipt:
+        self._keep_blobs_alive(staging)
         commit_id = str(uuid.uuid4())
         unavailable = 0
         for _ in range(MAX_ATTEMPTS):
@@ -69,6 +78,27 @@ class Committer:
             return self._landed(commit)
         raise ConcurrencyError(f"commit {commit_id} could not find a free seq after "
                                f"{MAX_ATTEMPTS} attempts; retry later")
+
+    def _keep_blobs_alive(self, staging: Staging) -> None:
+        """Refresh every blob the batch references; ConcurrencyError if gc removed one.
+
+        Done right before appending, so a gc whose grace period is longer than one commit
+        takes cannot judge these blobs unused: it either sees the refreshed time, or it
+        removed the blob first and the refresh reports it missing. Once per commit, not per
+        attempt: retries take milliseconds, the grace period hours.
+        """
+        if self.blobs is None:
+            return
+        refresh = getattr(self.blobs, "refresh", self.blobs.exists)
+        referenced = sorted({(op.blob.address, op.blob.extension) for op in staging.staged_adds()
+                             if op.blob is not None})
+        for address, extension in referenced:
+            if not refresh(address, extension):
+                raise ConcurrencyError(
+                    f"blob {address}, which this unit of work stored or reused, was removed before "
+                    "the commit (gc collects blobs that no commit references once they are older "
+                    "than its grace period); nothing was written. Roll back, add the data again "
+                    "and commit.", key=address)
 
     def _landed(self, commit: Commit) -> CommitReceipt:
         self.base_seq = max(self.base_seq, commit.seq)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-
 from typing import Any, Mapping, Optional, Sequence
 
-from signalstore_es._logging import get_logger, logged_call
 from signalstore_es.api import records as rows
 from signalstore_es.api.audit import record_history
-from signalstore_es.api.context import WorkContext, public_view
-from signalstore_es.api.loading import load_row, staged_row
+from signalstore_es.api.context import CallLog, WorkContext, public_view
+from signalstore_es.api.loading import load_row
 from signalstore_es.api.staging import THIS_COMMIT, Generation, StagedRecordAdd, StagedRecordChange
 from signalstore_es.api.time_travel import context_at, require_writable
 from signalstore_es.domain.events import BlobRef, RecordRemoved, RecordRestored
@@ -21,7 +19,7 @@ from signalstore_es.domain.validation import check_record
 from signalstore_es.domain.values import normalize_document, normalize_value
 from signalstore_es.errors import AlreadyExistsError, ArgumentTypeError, NotFoundError, ValidationError
 
-log = get_logger(__name__)
+calls = CallLog(__name__)
 
 #: fields the store sets; accepted on input (e.g. re-adding an object read from a store) and ignored
 STORE_FIELDS = ("time_of_save", "time_of_removal")
@@ -69,29 +67,30 @@ class DataRepository:
         require_writable(self._context)
         if not isinstance(versioning_on, bool):
             raise ArgumentTypeError(f"versioning_on must be a bool, got {versioning_on!r}")
-        with logged_call(log, "data.add", **self._context.log_context()) as extra:
+        with calls.call("data.add", self._context) as extra:
             payload, source = _split(obj, data_adapter, attrs, self._context.registry)
             record = normalize_document(source, where="record")
             if payload is not None:
                 record = _decode_data_refs(record)
             key = _key_of(record, versioning_on)
-            extra["key"] = key.describe()
+            if calls.enabled():
+                extra["key"] = key.describe()
             self._check_new(key, versioning_on)
             record = _complete(record, key, has_file=payload is not None)
             check_record({**record, "time_of_save": utc_now_ms()}, self._lookup_model)
             blob = self._write_blob(payload, data_adapter, extra) if payload is not None else None
             staged = StagedRecordAdd(key=key, record=_without_keys(record), blob=blob,
                                      is_stamped_at_commit=versioning_on)
-            self._context.staging.stage(staged)
-            self._context.staging.live[key] = Generation(row=staged_row(staged), generation=THIS_COMMIT,
-                                                         added=staged)
+            staging = self._context.staging
+            staging.stage(staged)
+            staging.live[key] = Generation(generation=THIS_COMMIT, added=staged)  # row built if read
             return key
 
     def remove(self, schema_ref: str, data_name: str, version_timestamp: Any = 0) -> None:
         """Soft-delete the live record with exactly this key (restorable until purged)."""
         require_writable(self._context)
         key = RecordKey.checked(schema_ref, data_name, version_timestamp)
-        with logged_call(log, "data.remove", key=key.describe(), **self._context.log_context()):
+        with calls.call("data.remove", self._context, key=key.describe()):
             current = _live_generation(self._context, key)
             if current is None:
                 raise NotFoundError(f"record {key.describe()} does not exist (or is already removed)",
@@ -106,7 +105,7 @@ class DataRepository:
         """Bring back the most recently removed generation of this key."""
         require_writable(self._context)
         key = RecordKey.checked(schema_ref, data_name, version_timestamp)
-        with logged_call(log, "data.restore", key=key.describe(), **self._context.log_context()):
+        with calls.call("data.restore", self._context, key=key.describe()):
             if _live_generation(self._context, key) is not None:
                 raise AlreadyExistsError(f"record {key.describe()} is live; nothing to restore", key=key)
             staging = self._context.staging
@@ -133,8 +132,8 @@ class DataRepository:
         Returns None if there is no such live record.
         """
         _require_bools(lazy=lazy, verify=verify)
-        with logged_call(log, "data.get", schema_ref=schema_ref, data_name=data_name,
-                         as_of=as_of, **self._context.log_context()):
+        with calls.call("data.get", self._context, schema_ref=schema_ref, data_name=data_name,
+                        as_of=as_of):
             context = context_at(self._context, as_of)
             row = self._find_row(context, schema_ref, data_name, version_timestamp, nth_most_recent)
             return None if row is None else load_row(context, row, lazy=lazy, verify=verify)
@@ -143,7 +142,7 @@ class DataRepository:
                as_of: Any = None) -> bool:
         """Whether a live record with exactly this key exists (now, or ``as_of``)."""
         key = RecordKey.checked(schema_ref, data_name, version_timestamp)
-        with logged_call(log, "data.exists", key=key.describe(), as_of=as_of, **self._context.log_context()):
+        with calls.call("data.exists", self._context, key=key.describe(), as_of=as_of):
             return _live(context_at(self._context, as_of), key) is not None
 
     def find(self, filter: Optional[Mapping[str, Any]] = None,
@@ -163,7 +162,7 @@ class DataRepository:
         _require_bools(get_data=get_data, lazy=lazy)
         if get_data and projection is not None:
             raise ValidationError("projection cannot be combined with get_data=True")
-        with logged_call(log, "data.find", as_of=as_of, **self._context.log_context()) as extra:
+        with calls.call("data.find", self._context, as_of=as_of) as extra:
             context = context_at(self._context, as_of)
             found = context.backend.find_rows(
                 rows.VIEW, {"$and": [checked, rows.LIVE]} if checked else rows.LIVE,
@@ -179,7 +178,7 @@ class DataRepository:
         condition: dict[str, Any] = {"$ne": None}
         if time_threshold is not None:
             condition["$lt"] = require_aware(_datetime_arg(time_threshold), argument="time_threshold")
-        with logged_call(log, "data.list_marked_for_deletion", **self._context.log_context()):
+        with calls.call("data.list_marked_for_deletion", self._context):
             context = context_at(self._context, as_of)
             found = context.backend.find_rows(rows.VIEW, {"time_of_removal": condition}, as_of=context.as_of)
             return [public_view(r) for r in sorted(found, key=lambda r: r["time_of_removal"])]
@@ -188,8 +187,7 @@ class DataRepository:
         """Every committed event that touched this record (all its versions when
         ``version_timestamp`` is None), oldest first, with ``seq``, ``commit_id``,
         ``committed_at``, ``actor``, ``message``, ``event_type`` and the blob ``address``."""
-        with logged_call(log, "data.history", schema_ref=schema_ref, data_name=data_name,
-                         **self._context.log_context()):
+        with calls.call("data.history", self._context, schema_ref=schema_ref, data_name=data_name):
             return record_history(self._context, schema_ref, data_name, version_timestamp)
 
     # -- helpers -----------------------------------------------------------------------------

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping, Optional
 
-from signalstore_es._logging import get_logger, logged_call
-from signalstore_es.api.context import WorkContext, public_view
+from signalstore_es.api.context import CallLog, WorkContext, public_view
 from signalstore_es.api.time_travel import context_at, require_writable
 from signalstore_es.domain.codec import canonical_json
 from signalstore_es.domain.events import DomainModelAdded, DomainModelRemoved
@@ -15,7 +14,7 @@ from signalstore_es.domain.query import apply_projection, check_filter
 from signalstore_es.domain.validation import check_model, dependents
 from signalstore_es.errors import AlreadyExistsError, NotFoundError, ValidationError
 
-log = get_logger(__name__)
+calls = CallLog(__name__)
 VIEW = "domain_models"
 _LIVE = {"time_of_removal": None}
 
@@ -23,15 +22,17 @@ _LIVE = {"time_of_removal": None}
 class DomainModelRepository:
     """Models are validated against SignalStore's meta-schema rules when added."""
 
-    def __init__(self, context: WorkContext) -> None:
+    def __init__(self, context: WorkContext,
+                 cache: Optional[dict[str, Optional[dict[str, Any]]]] = None) -> None:
         self._context = context
-        self._cache: dict[str, Optional[dict[str, Any]]] = {}
+        #: committed models by name (None: no live model), as of the unit of work's base seq;
+        #: the unit of work keeps it across its commits (see ``UnitOfWork.commit``)
+        self._cache: dict[str, Optional[dict[str, Any]]] = {} if cache is None else cache
 
     def get(self, schema_name: str, as_of: Any = None) -> Optional[dict[str, Any]]:
         """The live model named ``schema_name`` (now, or ``as_of`` a seq or instant), or None."""
         check_schema_name(schema_name)
-        with logged_call(log, "domain_models.get", schema_name=schema_name, as_of=as_of,
-                         **self._context.log_context()):
+        with calls.call("domain_models.get", self._context, schema_name=schema_name, as_of=as_of):
             if as_of is None:
                 return self._lookup(schema_name)
             return _committed_model(context_at(self._context, as_of), schema_name)
@@ -39,14 +40,14 @@ class DomainModelRepository:
     def exists(self, schema_name: str) -> bool:
         """Whether a live model named ``schema_name`` exists (staged ones included)."""
         check_schema_name(schema_name)
-        with logged_call(log, "domain_models.exists", schema_name=schema_name, **self._context.log_context()):
+        with calls.call("domain_models.exists", self._context, schema_name=schema_name):
             return self._lookup(schema_name) is not None
 
     def find(self, filter: Optional[Mapping[str, Any]] = None,
              projection: Optional[Mapping[str, Any]] = None, as_of: Any = None) -> list[dict[str, Any]]:
         """Live committed models matching a MongoDB-syntax ``filter`` (now, or ``as_of``)."""
         checked = check_filter(filter)
-        with logged_call(log, "domain_models.find", as_of=as_of, **self._context.log_context()) as extra:
+        with calls.call("domain_models.find", self._context, as_of=as_of) as extra:
             context = context_at(self._context, as_of)
             rows = context.backend.find_rows(VIEW, {"$and": [checked, _LIVE]} if checked else _LIVE,
                                              as_of=context.as_of)
@@ -64,7 +65,7 @@ class DomainModelRepository:
             If a live model with the same ``schema_name`` exists.
         """
         require_writable(self._context)
-        with logged_call(log, "domain_models.add", **self._context.log_context()) as extra:
+        with calls.call("domain_models.add", self._context) as extra:
             checked = check_model(model, self._lookup)
             name = checked["schema_name"]
             extra["schema_name"] = name
@@ -85,7 +86,7 @@ class DomainModelRepository:
         """
         require_writable(self._context)
         check_schema_name(schema_name)
-        with logged_call(log, "domain_models.remove", schema_name=schema_name, **self._context.log_context()):
+        with calls.call("domain_models.remove", self._context, schema_name=schema_name):
             if self._lookup(schema_name) is None:
                 raise NotFoundError(f"domain model {schema_name!r} does not exist", key=schema_name)
             users = dependents(schema_name, self.find())
@@ -95,19 +96,21 @@ class DomainModelRepository:
             self._context.staging.stage(DomainModelRemoved(schema_name=schema_name))
             self._context.staging.models[schema_name] = None
 
-    def _lookup(self, schema_name: str) -> Optional[dict[str, Any]]:
-        """Staged models first, then committed ones (cached: validation asks per property;
-        a model changed meanwhile by another writer is caught as a conflict at commit)."""
-        staged = self._context.staging.models
-        if schema_name in staged:
-            return staged[schema_name]
-        if schema_name not in self._cache:
-            self._cache[schema_name] = _committed_model(self._context, schema_name)
-        return self._cache[schema_name]
-
     def lookup(self, schema_name: str) -> Optional[dict[str, Any]]:
-        """The model validation should use (staged or committed), without logging."""
-        return self._lookup(schema_name)
+        """The model validation should use (staged or committed), without logging.
+
+        Staged models first, then committed ones (cached: validation asks per property; a
+        model changed meanwhile by another writer is caught as a conflict at commit)."""
+        staged = self._context.staging.models
+        if staged and schema_name in staged:
+            return staged[schema_name]
+        try:
+            return self._cache[schema_name]
+        except KeyError:
+            found = self._cache[schema_name] = _committed_model(self._context, schema_name)
+            return found
+
+    _lookup = lookup
 
 
 def _committed_model(context: WorkContext, schema_name: str) -> Optional[dict[str, Any]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 import attrs
 
@@ -138,16 +138,31 @@ def verify(backend: StorageBackend, blobs: BlobStore, registry: Any, progress: P
 def collect_garbage(backend: StorageBackend, blobs: BlobStore, grace: timedelta) -> GcReport:
     """Delete unreferenced blobs and temporaries older than ``grace``; finish purges.
 
-    The blob listing is taken *before* the log is read, so a blob committed while gc runs is
-    seen as referenced; a blob is only removed if it was also untouched for ``grace``
-    (writers refresh a blob's time when they reuse it), which covers units of work that
-    found the blob before their commit landed.
+    A blob is removed only if no commit references it and it was neither written nor used
+    within ``grace``. How that stays true while writers commit concurrently:
+
+    1. The blob listing is taken *before* the log is read, so a blob committed before the
+       read is seen as referenced.
+    2. After deciding, gc reads the commits appended since its first read and keeps every
+       blob they reference (cheap: only the new commits).
+    3. A blob committed even later was *used* shortly before: a writer refreshes the time of
+       every blob its batch references right before appending it (and when ``put`` finds an
+       existing blob). gc deletes each candidate with ``delete_if_unused_since(cutoff)``,
+       which on local disk first claims the blob by an atomic rename and then reads its time
+       from the claimed file: a refresh lands either before the claim (the time is recent,
+       the blob is put back) or after it (the refresh fails, and the writer raises
+       ConcurrencyError instead of committing a reference to a missing blob). See
+       ``FsspecBlobStore.delete_if_unused_since``.
+
+    What remains is the grace period itself: it must exceed the time between a writer's
+    refresh and its append (milliseconds; the default is 24 hours).
     """
     cutoff = time.time() - grace.total_seconds()
     listing = list(blobs.iter_blobs())
     temporaries = list(getattr(blobs, "iter_temporaries", lambda: [])())
-    state = purged_addresses(backend.read_commits())
-    removed, finished, kept = [], 0, 0
+    log = _LogReader(backend)
+    state = purged_addresses(log.commits())
+    candidates, finished, kept = [], 0, 0
     for address, extension, modified in listing:
         if state.get(address) is False:
             kept += 1
@@ -155,10 +170,39 @@ def collect_garbage(backend: StorageBackend, blobs: BlobStore, grace: timedelta)
             blobs.delete(address, extension)  # a purge whose byte deletion did not finish
             finished += 1
         elif modified < cutoff:
-            blobs.delete(address, extension)
-            removed.append(address)
+            candidates.append((address, extension))
+    committed_meanwhile = log.referenced_since_read()
+    kept += sum(1 for address, _ in candidates if address in committed_meanwhile)
+    removed = [address for address, extension in candidates if address not in committed_meanwhile
+               and _delete_if_unused_since(blobs, address, extension, cutoff)]
     old_temporaries = [path for path, modified in temporaries if modified < cutoff]
     for path in old_temporaries:
         blobs.remove_temporary(path)  # type: ignore[attr-defined]
     return GcReport(project=backend.project, removed_blobs=tuple(removed),
                     removed_temporaries=len(old_temporaries), finished_purges=finished, kept_referenced=kept)
+
+
+@attrs.define
+class _LogReader:
+    """Reads the log once, remembering how far, to read only what was appended later."""
+
+    backend: StorageBackend
+    last_seq: int = 0
+
+    def commits(self) -> Iterator[Commit]:
+        for commit in self.backend.read_commits():
+            self.last_seq = commit.seq
+            yield commit
+
+    def referenced_since_read(self) -> set[str]:
+        """Addresses of blobs referenced by commits appended after :meth:`commits` ended."""
+        return set(live_blobs(self.backend.read_commits(after=self.last_seq)))
+
+
+def _delete_if_unused_since(blobs: BlobStore, address: str, extension: str, cutoff: float) -> bool:
+    """Delete through the store's race-free check when it has one (see ``collect_garbage``)."""
+    conditional = getattr(blobs, "delete_if_unused_since", None)
+    if conditional is not None:
+        return bool(conditional(address, extension, cutoff))
+    blobs.delete(address, extension)  # a store without times: the grace period is all there is
+    return True

@@ -56,13 +56,32 @@ class StagedRecordChange:
 Staged = Union[StagedRecordAdd, StagedRecordChange, DomainModelAdded, DomainModelRemoved, BlobPurged]
 
 
-@attrs.frozen(kw_only=True)
 class Generation:
-    """One generation of a record as this unit of work sees it."""
+    """One generation of a record as this unit of work sees it.
 
-    row: dict[str, Any]  #: the view row (for a staged add: a row built from it)
-    generation: int  #: THIS_COMMIT for a generation added by this unit of work
-    added: Optional[StagedRecordAdd] = None  #: the staged add, when generation is THIS_COMMIT
+    ``row`` is the view row; for a staged add it is built from the add when first asked for
+    (most staged adds are never read back before the commit)."""
+
+    __slots__ = ("_row", "generation", "added")
+
+    def __init__(self, *, row: Optional[dict[str, Any]] = None, generation: int,
+                 added: Optional[StagedRecordAdd] = None) -> None:
+        if row is None and added is None:
+            raise ValueError("a Generation needs its row or its staged add")
+        self._row = row
+        self.generation = generation  #: THIS_COMMIT for a generation added by this unit of work
+        self.added = added  #: the staged add, when generation is THIS_COMMIT
+
+    @property
+    def row(self) -> dict[str, Any]:
+        if self._row is None:
+            from signalstore_es.api.loading import staged_row  # noqa: PLC0415 - loading imports us
+
+            self._row = staged_row(self.added)  # type: ignore[arg-type]
+        return self._row
+
+    def __repr__(self) -> str:
+        return f"Generation(generation={self.generation}, added={self.added is not None})"
 
 
 class Staging:

@@ -8,14 +8,15 @@ until ``gc``).
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Any, MutableMapping, Optional
 
 from projections.runner import ProjectionRunner
-from signalstore_es._logging import get_logger, logged_call
+from signalstore_es._bulk import paused_gc
 from signalstore_es.api.audit import read_log
 from signalstore_es.api.committer import Committer
-from signalstore_es.api.context import WorkContext, public_view
+from signalstore_es.api.context import CallLog, WorkContext, public_view
 from signalstore_es.api.data import DataRepository
 from signalstore_es.api.domain_models import DomainModelRepository
 from signalstore_es.api.memory import MemoryRepository
@@ -27,7 +28,9 @@ from signalstore_es.errors import ArgumentTypeError, UnitOfWorkStateError, Valid
 from signalstore_es.ports.blob_store import BlobStore
 from signalstore_es.ports.storage import StorageBackend
 
-log = get_logger(__name__)
+calls = CallLog(__name__)
+#: staged operations from which a commit runs with the cyclic GC paused (see ``_bulk``)
+BULK_COMMIT = 256
 
 
 class UnitOfWork:
@@ -43,6 +46,9 @@ class UnitOfWork:
         self._runner = runner
         self._memory_store = memory_store
         self._context: Optional[WorkContext] = None
+        #: committed domain models as of the base seq, kept across commits (validation asks for
+        #: them on every add); see :meth:`commit` for when entries are dropped
+        self._models: dict[str, Optional[dict[str, Any]]] = {}
 
     def __repr__(self) -> str:
         state = "open" if self._context else "closed"
@@ -55,6 +61,7 @@ class UnitOfWork:
         # commit time, and the views read here hold at least the commits up to it
         base = self._backend.head().seq
         self._backend.catch_up(self._runner)  # repairs views left behind by a crashed writer
+        self._models = {}
         self._open(base)
         self._memory = MemoryRepository(self._memory_store, self.project)
         return self
@@ -65,10 +72,10 @@ class UnitOfWork:
 
     def _open(self, base_seq: int) -> None:
         committer = Committer(backend=self._backend, runner=self._runner, actor=self.actor,
-                              base_seq=base_seq)
+                              base_seq=base_seq, blobs=self._blobs)
         self._context = WorkContext(project=self.project, actor=self.actor, backend=self._backend,
                                     blobs=self._blobs, registry=self._registry, committer=committer)
-        self._domain_models = DomainModelRepository(self._context)
+        self._domain_models = DomainModelRepository(self._context, self._models)
         self._data = DataRepository(self._context, self._domain_models.lookup)
 
     def _require_open(self) -> WorkContext:
@@ -108,11 +115,19 @@ class UnitOfWork:
         context = self._require_open()
         if message is not None and not isinstance(message, str):
             raise ArgumentTypeError(f"message must be a str or None, got {type(message).__name__}")
-        with logged_call(log, "commit", **context.log_context()) as extra:
+        with calls.call("commit", context) as extra:
             receipt = None
             if context.staging:
-                receipt = context.committer.commit(context.staging, message)
+                base = context.committer.base_seq
+                try:
+                    with paused_gc() if len(context.staging) >= BULK_COMMIT else contextlib.nullcontext():
+                        receipt = context.committer.commit(context.staging, message)
+                except BaseException:
+                    if context.committer.base_seq != base:  # it read past other writers' commits
+                        self._models.clear()
+                    raise
                 extra.update(seq=receipt.seq, commit_id=receipt.commit_id, events=receipt.event_count)
+                self._forget_changed_models(context, landed_right_after=receipt.seq == base + 1)
                 self._delete_purged_bytes(context)
                 self._open(receipt.seq)
             self._memory.commit()
@@ -132,7 +147,7 @@ class UnitOfWork:
         if no remaining record references them. Returns the number of records staged for purge.
         """
         context = self._require_open()
-        with logged_call(log, "purge", **context.log_context()) as extra:
+        with calls.call("purge", context) as extra:
             extra["records"] = count = plan_purge(context, time_threshold)
             return count
 
@@ -144,7 +159,7 @@ class UnitOfWork:
         ``actor`` keeps one actor's commits; ``limit`` caps the count.
         """
         context = self._require_open()
-        with logged_call(log, "log", **context.log_context()):
+        with calls.call("log", context):
             return read_log(context, since=since, until=until, actor=actor, limit=limit)
 
     def find_view(self, view: str, filter: Optional[dict[str, Any]] = None, as_of: Any = None) -> list[dict[str, Any]]:
@@ -153,7 +168,7 @@ class UnitOfWork:
         if view not in self._runner.views:
             raise ValidationError(f"unknown view {view!r}; the views are {sorted(self._runner.views)}")
         checked = check_filter(filter)
-        with logged_call(log, "find_view", view=view, **context.log_context()):
+        with calls.call("find_view", context, view=view):
             return [public_view(r) for r in context.backend.find_rows(view, checked, as_of=context.as_of)]
 
     def as_of(self, point: Any) -> PointInTime:
@@ -166,9 +181,19 @@ class UnitOfWork:
         """
         return PointInTime(context_at(self._require_open(), point))
 
+    def _forget_changed_models(self, context: WorkContext, *, landed_right_after: bool) -> None:
+        """Keep the model cache valid at the new base: drop the models this commit changed,
+        or everything when other writers' commits landed in between (they may have changed
+        models this unit of work never read, so the commit-time conflict check let them pass)."""
+        if landed_right_after:
+            for name in context.staging.models:
+                self._models.pop(name, None)
+        else:
+            self._models.clear()
+
     def _delete_purged_bytes(self, context: WorkContext) -> None:
         for address, extension in context.staging.purged_blobs():
             try:
                 self._blobs.delete(address, extension)
             except Exception as err:  # the purge is committed; gc finishes the deletion later
-                log.warning("purge.delete_failed", address=address, error=str(err))
+                calls.warning("purge.delete_failed", address=address, error=str(err))

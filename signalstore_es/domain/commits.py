@@ -7,8 +7,9 @@ from typing import Any, Iterable
 
 import attrs
 import blake3
+import orjson
 
-from signalstore_es.domain.codec import JSON_CODEC, canonical_json
+from signalstore_es.domain.codec import JSON_CODEC, canonical_json, event_canonical_json
 from signalstore_es.domain.events import BlobPurged, DomainModelAdded, DomainModelRemoved, Event, RecordAdded
 from signalstore_es.domain.time import to_epoch_ms
 
@@ -69,9 +70,30 @@ def canonical_commit_document(commit: Commit) -> dict[str, Any]:
     }
 
 
+def canonical_commit_bytes(commit: Commit) -> bytes:
+    """``canonical_json(canonical_commit_document(commit))``, assembled from each event's
+    canonical text and the header fields written one by one (no float can hide in a header,
+    so the library version's dots never send the whole commit down the stdlib path)."""
+    header = (commit.actor, commit.commit_id, commit.library_version, commit.prev_hash)
+    if not (all(type(v) is str for v in header) and type(commit.seq) is int
+            and (commit.message is None or type(commit.message) is str)
+            and isinstance(commit.committed_at, datetime)):
+        return canonical_json(canonical_commit_document(commit))
+    try:
+        actor, commit_id, version, prev_hash, message = (
+            orjson.dumps(v) for v in (*header, commit.message))
+    except orjson.JSONEncodeError:  # e.g. a lone surrogate: the reference raises as it always did
+        return canonical_json(canonical_commit_document(commit))
+    events = b",".join([event_canonical_json(e) for e in commit.events])
+    return b"".join((b'{"actor":', actor, b',"commit_id":', commit_id, b',"committed_at":',
+                     str(to_epoch_ms(commit.committed_at)).encode(), b',"events":[', events,
+                     b'],"library_version":', version, b',"message":', message,
+                     b',"prev_hash":', prev_hash, b',"seq":', str(commit.seq).encode(), b"}"))
+
+
 def commit_hash(commit: Commit) -> str:
     """``blake3:<hex>`` over the canonical encoding, which includes every blob address."""
-    digest = blake3.blake3(canonical_json(canonical_commit_document(commit))).hexdigest()
+    digest = blake3.blake3(canonical_commit_bytes(commit)).hexdigest()
     return f"{HASH_ALGORITHM}:{digest}"
 
 

@@ -66,6 +66,8 @@ class RecordKey:
     schema_ref: str
     data_name: str
     version_timestamp: VersionTimestamp = 0
+    #: :meth:`as_string`, computed once (row ids and conflict keys ask for it several times)
+    _string: str | None = attrs.field(default=None, init=False, eq=False, repr=False)
 
     @classmethod
     def checked(cls, schema_ref: Any, data_name: Any, version_timestamp: Any = 0) -> RecordKey:
@@ -82,9 +84,13 @@ class RecordKey:
 
     def as_string(self) -> str:
         """A stable, unique string form, used as a view row id and a conflict key."""
-        version = self.version_timestamp
-        stamp = "0" if isinstance(version, int) else str(to_epoch_ms(version))
-        return f"{self.schema_ref}/{self.data_name}/{stamp}"
+        string = self._string
+        if string is None:
+            version = self.version_timestamp
+            stamp = "0" if isinstance(version, int) else str(to_epoch_ms(version))
+            string = f"{self.schema_ref}/{self.data_name}/{stamp}"
+            object.__setattr__(self, "_string", string)  # a cache: the key itself never changes
+        return string
 
     def describe(self) -> str:
         """The form used in error messages: ``('spike_times', 'unit7', 0)``."""

@@ -80,10 +80,15 @@ def _check_regex(checker: Checker, op: str, arg: Any, siblings: Mapping[str, Any
         return arg
     if not isinstance(arg, str):
         raise ValidationError(f"$regex at {where} must be a str pattern, got {arg!r}")
+    if "\x00" in arg:  # the server refuses it (BadValue); say so the same way on both backends
+        raise ValidationError(f"$regex at {where}: {arg!r} contains a NUL character; remove it")
     options = siblings.get("$options", "")
     if checker.embedded and isinstance(options, str):
+        # only the embedded backend compiles here: the server's PCRE accepts patterns Python's
+        # re does not (\p{L}, (?<name>...)), so on MongoDB the server judges the pattern and
+        # the adapter reports its refusal as a ValidationError too
         compile_regex(arg, options)
-    return arg
+    return checker.literal(arg, where)
 
 
 def _check_options(checker: Checker, op: str, arg: Any, siblings: Mapping[str, Any],

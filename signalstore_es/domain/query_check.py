@@ -7,7 +7,9 @@ values), so callers may keep or change it without touching the user's object.
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Mapping
 
 import numpy as np
@@ -107,7 +109,23 @@ def _at(where: str, key: Any) -> str:
 def _require_str_key(key: Any, where: str) -> str:
     if not isinstance(key, str):
         raise ValidationError(f"{where}: keys must be str, got {type(key).__name__} {key!r}")
-    return key
+    return _require_unicode(key, where)
+
+
+def _require_unicode(text: str, where: str) -> str:
+    """``text`` if it can be encoded as UTF-8 (as BSON and every record must), else raise.
+
+    Only a lone surrogate (from a bad decode) cannot; ``isascii`` answers in constant time,
+    so the common case costs nothing.
+    """
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise ValidationError(
+                f"{where}: {text!r} is not valid Unicode (a lone surrogate at position {err.start}); "
+                "filters and records hold UTF-8 text only") from None
+    return text
 
 
 def _check_path(path: str, where: str) -> str:
@@ -203,7 +221,9 @@ class _Checker:
 
     def literal(self, value: Any, where: str) -> Any:
         value = _plain(value)
-        if value is None or isinstance(value, (str, bool, float)):
+        if isinstance(value, str):
+            return _require_unicode(value, where)
+        if value is None or isinstance(value, (bool, float)):
             return value
         if isinstance(value, int):
             return _checked_int(value, where)
@@ -215,6 +235,8 @@ class _Checker:
             return self.literal_document(value, where)
         if self.embedded:
             raise _bad_value(value, where)
+        if not _is_bson_value(value):
+            raise _unencodable_value(value, where)
         return value
 
     def literal_document(self, value: Mapping[Any, Any], where: str) -> dict[str, Any]:
@@ -246,6 +268,29 @@ def _checked_int(value: int, where: str) -> int:
     if not _INT64[0] <= value <= _INT64[1]:
         raise ValidationError(f"{where}: the integer {value} does not fit in 64 bits")
     return value
+
+
+def _is_bson_value(value: Any) -> bool:
+    """Whether the MongoDB driver can encode ``value`` (beyond the record value types).
+
+    Checked here rather than left to the driver, so that both backends refuse the same
+    filters with the same error: compiled patterns, bytes and the ``bson`` package's own
+    types (ObjectId, Regex, Decimal128, Binary, ...) are encodable; ``Decimal``, ``UUID``
+    (without a configured representation), ``date``, sets and arbitrary objects are not.
+    """
+    if isinstance(value, (re.Pattern, bytes)):
+        return True
+    module = type(value).__module__
+    return module == "bson" or module.startswith("bson.")
+
+
+def _unencodable_value(value: Any, where: str) -> ValidationError:
+    hint = ("; convert it with bson.Binary.from_uuid(...)" if isinstance(value, uuid.UUID) else
+            "; convert it with bson.Decimal128(...)" if isinstance(value, Decimal) else "")
+    return ValidationError(
+        f"{where}: a {type(value).__name__} ({value!r}) cannot appear in a filter: MongoDB's BSON "
+        f"cannot encode it; use str, bool, int, float, None, an aware datetime, a list or a dict "
+        f"of these (or a bson type such as ObjectId){hint}")
 
 
 def _bad_value(value: Any, where: str) -> ValidationError:

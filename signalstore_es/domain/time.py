@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from signalstore_es.errors import ValidationError
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_UTC = timezone.utc
 
 
 def utc_now_ms() -> datetime:
     """Return the current UTC instant, truncated to milliseconds."""
-    return truncate_to_ms(datetime.now(timezone.utc))
+    now = datetime.now(_UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def truncate_to_ms(moment: datetime) -> datetime:
@@ -30,12 +34,12 @@ def require_aware(moment: datetime, *, argument: str) -> datetime:
 
 def to_epoch_ms(moment: datetime) -> int:
     """Return the whole milliseconds since the Unix epoch of an aware datetime."""
-    delta = moment.astimezone(timezone.utc) - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    if moment.tzinfo is None or moment.utcoffset() is None:  # naive: as astimezone reads it
+        moment = moment.astimezone(_UTC)
+    delta = moment - _EPOCH  # aware subtraction accounts for any offset
     return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
 
 
 def from_epoch_ms(value: int) -> datetime:
     """Return the UTC datetime of a count of milliseconds since the Unix epoch."""
-    from datetime import timedelta
-
-    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=value)
+    return _EPOCH + timedelta(milliseconds=value)

@@ -196,14 +196,21 @@ def check_record(record: Any, lookup: Lookup) -> None:
     for key, value in record.items():
         if key in RECORD_SYSTEM_FIELDS:
             continue
-        if not isinstance(key, str):
+        if type(key) is not str and not isinstance(key, str):
             raise ValidationError(f"{_record_label(record)}: property names must be str, got "
                                   f"{_short(key)}; rename the property")
         term = DATA_REF_MODEL if key.endswith(DATA_REF_SUFFIX) else key
         property_model = lookup(term)
-        if property_model is None or property_model.get("schema_type") != "property_model":
-            raise _missing_term(record, key, term, property_model)
-        if not _passes(property_model, value):
+        hit = _PROPERTY_CHECKS.get(id(property_model))
+        if hit is None or hit[0] is not property_model:
+            if property_model is None or property_model.get("schema_type") != "property_model":
+                raise _missing_term(record, key, term, property_model)
+            hit = _property_check(property_model)
+        try:
+            valid = hit[1](value)
+        except _SCHEMA_FAILURES:
+            valid = False  # _refuse runs jsonschema, which raises it again, with context
+        if not valid:
             _refuse(property_model, value, record, key)
 
 
@@ -330,6 +337,19 @@ def _plain_json(value: Any, label: str, path: str, depth: int) -> Any:
 
 
 # ------------------------------------------------------------------------------ record rules
+
+
+#: id(property model) -> (the model, its compiled ``is_valid``): the per-property hot path.
+#: Entries pin their model so ids stay unique; lookups return the same unmutated model objects.
+_PROPERTY_CHECKS: dict[int, tuple[Any, Callable[[Any], bool]]] = {}
+
+
+def _property_check(model: Mapping[str, Any]) -> tuple[Any, Callable[[Any], bool]]:
+    entry = (model, _model_check(model, model.get("schema_name")).is_valid)
+    if len(_PROPERTY_CHECKS) >= 4096:
+        _PROPERTY_CHECKS.clear()
+    _PROPERTY_CHECKS[id(model)] = entry
+    return entry
 
 
 def _passes(model: Mapping[str, Any], value: Any) -> bool:

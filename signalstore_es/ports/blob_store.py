@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Protocol
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
 
 from signalstore_es.ports.data_adapter import DataAdapter, WrittenBlob
 
@@ -10,8 +11,14 @@ from signalstore_es.ports.data_adapter import DataAdapter, WrittenBlob
 class BlobStore(Protocol):
     """Blobs addressed by the digest of their logical content, published atomically."""
 
-    def put(self, obj: Any, adapter: DataAdapter) -> WrittenBlob:
-        """Write ``obj`` unless a complete blob with its address exists; return its reference."""
+    def put(self, obj: Any, adapter: DataAdapter, *,
+            recorded_digest: Callable[[str], str | None] | None = None) -> WrittenBlob:
+        """Write ``obj`` unless a complete blob with its address exists; return its reference.
+
+        ``recorded_digest(address)``, if given, returns the stored-bytes digest the log recorded
+        when the blob at ``address`` was written (None or "" if unknown); a store may use it for
+        an existing blob instead of reading the blob again.
+        """
         ...
 
     def get(self, address: str, extension: str, adapter: DataAdapter, *, lazy: bool = False) -> Any:

@@ -14,8 +14,19 @@ from typing import Any, Iterator
 import pytest
 
 from projections import BUILTIN_PROJECTORS, ProjectionRunner
+from projections.fold import fold
 from signalstore_es.domain.commits import Commit, CommitDraft, commit_hash
-from signalstore_es.domain.events import BlobRef, DomainModelAdded, Event, RecordAdded, RecordRemoved
+from signalstore_es.domain.events import (
+    BlobPurged,
+    BlobRef,
+    DomainModelAdded,
+    DomainModelRemoved,
+    Event,
+    RecordAdded,
+    RecordPurged,
+    RecordRemoved,
+    RecordRestored,
+)
 from signalstore_es.domain.keys import RecordKey
 from signalstore_es.ports.storage import SeqTakenError, StorageBackend
 
@@ -149,3 +160,57 @@ class StorageBackendContract:
         backend.append(commit, runner())
         row = backend.find_rows("records", {})[0]
         assert row["time_of_save"] == commit.committed_at and row["time_of_save"].tzinfo is not None
+
+    def test_rebuild_reproduces_every_past_state_after_removes_restores_purges_and_readds(
+            self, backend: StorageBackend) -> None:
+        s1, s2, s3 = (RecordKey(schema_ref="session", data_name=n) for n in ("s1", "s2", "s3"))
+        address = "blake3:" + "c" * 64
+        commits = chain(
+            (record_added("s1"), record_added("s2", address=address)),
+            (RecordRemoved(key=s1, generation=1), RecordRestored(key=s1, generation=1),
+             RecordRemoved(key=s2, generation=1)),
+            (RecordPurged(key=s2, generation=1), BlobPurged(address=address)),
+            # one key added, removed and added again in one commit: one row, written thrice
+            (record_added("s3", notes="first"), RecordRemoved(key=s3, generation=4),
+             record_added("s3", notes="second"), record_added("s2", notes="again", address=address)),
+            (RecordRemoved(key=s1, generation=1), DomainModelAdded(schema_name="x_model", model={},
+                                                                  json_schema="{}")),
+            (DomainModelRemoved(schema_name="x_model"), RecordRestored(key=s1, generation=1)),
+        )
+        for commit in commits:
+            backend.append(commit, runner())
+        states = [snapshot(backend, as_of=n) for n in range(len(commits) + 1)] + [snapshot(backend)]
+        expected = [sorted(fold(commits[:n], BUILTIN_PROJECTORS).documents("records")
+                           + fold(commits[:n], BUILTIN_PROJECTORS).documents("domain_models"), key=repr)
+                    for n in range(len(commits) + 1)]
+        assert states[:-1] == expected and states[-1] == expected[-1]
+        assert backend.rebuild(runner()) == (len(commits), sum(len(c.events) for c in commits))
+        assert [snapshot(backend, as_of=n) for n in range(len(commits) + 1)] + [snapshot(backend)] == states
+        assert backend.find_rows("purged_blobs", {}) == []  # the re-add wrote the bytes again
+
+    def test_find_rows_answers_conjunctions_of_equalities(self, backend: StorageBackend) -> None:
+        key = RecordKey(schema_ref="session", data_name="s1")
+        for commit in chain((record_added("s1"), record_added("s2")), (RecordRemoved(key=key, generation=1),)):
+            backend.append(commit, runner())
+
+        def names(filter: dict[str, Any], as_of: int | None = None) -> list[str]:
+            return sorted(r["data_name"] for r in backend.find_rows("records", filter, as_of=as_of))
+
+        live, removed = {"time_of_removal": None}, {"time_of_removal": {"$ne": None}}
+        assert names({"$and": [{"schema_ref": "session"}, live]}) == ["s2"]
+        assert names({"$and": [{"schema_ref": "session", "data_name": "s1"}, removed]}) == ["s1"]
+        assert names({"$and": [{"data_name": "s1"}, live]}, as_of=1) == ["s1"]
+        assert names({"$and": [{"data_name": "s1"}, {"data_name": "s2"}]}) == []
+        assert names({"$and": [{"data_name": "s2"}, {"data_name": "s2"}, {"$and": [live]}]}) == ["s2"]
+        assert names({"_key": key.as_string(), **removed}) == ["s1"]
+
+    def test_find_rows_selects_domain_models_by_name(self, backend: StorageBackend) -> None:
+        models = [DomainModelAdded(schema_name=n, model={"schema_name": n}, json_schema="{}")
+                  for n in ("a_model", "b_model")]
+        for commit in chain(tuple(models), (DomainModelRemoved(schema_name="a_model"),)):
+            backend.append(commit, runner())
+        live = {"time_of_removal": None}
+        found = [r["schema_name"] for r in backend.find_rows("domain_models", {"schema_name": "a_model", **live})]
+        then = [r["schema_name"] for r in backend.find_rows("domain_models", {"schema_name": "a_model", **live},
+                                                            as_of=1)]
+        assert (found, then) == ([], ["a_model"])

@@ -20,7 +20,8 @@ from fsspec.implementations.memory import MemoryFileSystem
 
 from signalstore_es.adapters.formats import NetCdfDataArrayAdapter, ZarrDataArrayAdapter
 from signalstore_es.adapters.fsspec import FsspecBlobStore
-from signalstore_es.errors import NotFoundError, StorageError, ValidationError
+from signalstore_es.adapters.fsspec.digest import file_digest
+from signalstore_es.errors import IntegrityError, NotFoundError, StorageError, ValidationError
 
 ADAPTERS = [NetCdfDataArrayAdapter, ZarrDataArrayAdapter]
 
@@ -50,6 +51,25 @@ class RecordingMemoryFileSystem(MemoryFileSystem):
     def rm_file(self, path: str) -> None:
         self.calls.append(("rm", self._strip_protocol(path)))
         super().rm_file(path)
+
+
+class ReadRecordingMemoryFileSystem(MemoryFileSystem):
+    """Memory filesystem that records every file opened for reading."""
+
+    cachable = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.reads: list[str] = []
+
+    def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
+        if not set(mode) & set("wax+"):
+            self.reads.append(self._strip_protocol(path))
+        return super()._open(path, mode, **kwargs)
+
+    def cat_file(self, path: str, *args: Any, **kwargs: Any) -> Any:
+        self.reads.append(self._strip_protocol(path))
+        return super().cat_file(path, *args, **kwargs)
 
 
 class FullDiskMemoryFileSystem(MemoryFileSystem):
@@ -149,6 +169,69 @@ def test_get_of_a_missing_blob_raises_not_found_naming_the_address(fs: Any, proj
         FsspecBlobStore(fs, project).get(address, adapter.extension, adapter)
 
 
+# -- stored-bytes digests and concurrent changes ------------------------------------------
+
+def test_put_reports_the_digest_of_the_bytes_it_stored(fs: Any, project: str, adapter: Any) -> None:
+    store = FsspecBlobStore(fs, project)
+    written = store.put(sample(), adapter)
+    path = store.blob_path(written.address, adapter.extension)
+    assert written.file_digest == file_digest(fs, path) == store.file_digest(written.address, adapter.extension)
+
+
+def test_second_put_reports_the_digest_of_the_first(fs: Any, project: str, adapter: Any) -> None:
+    store = FsspecBlobStore(fs, project)
+    first = store.put(sample(), adapter)
+    second = FsspecBlobStore(fs, project).put(sample().assign_attrs(data_name="b"), adapter)
+    assert second.file_digest == first.file_digest
+
+
+def test_second_put_takes_the_recorded_digest_without_reading_the_blob(project: str, adapter: Any) -> None:
+    fs = ReadRecordingMemoryFileSystem()
+    store = FsspecBlobStore(fs, project)
+    first = store.put(sample(), adapter)
+    fs.reads.clear()
+    second = store.put(sample(), adapter, recorded_digest={first.address: first.file_digest}.get)
+    assert (second.file_digest, fs.reads) == (first.file_digest, [])
+
+
+def test_second_put_digests_a_local_blob_changed_on_disk_again(tmp_path: Any, project: str, adapter: Any) -> None:
+    store = FsspecBlobStore(DirFileSystem(str(tmp_path), LocalFileSystem()), project)
+    first = store.put(sample(), adapter)
+    blob = tmp_path / store.blob_path(first.address, adapter.extension)
+    target = max((p for p in blob.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size) \
+        if adapter.is_directory else blob
+    with open(target, "r+b") as handle:  # damaged in place: same size, same inode
+        handle.seek(-1, os.SEEK_END)
+        last = handle.read(1)
+        handle.seek(-1, os.SEEK_END)
+        handle.write(bytes([last[0] ^ 0xFF]))
+    second = store.put(sample(), adapter)
+    assert second.file_digest == store.file_digest(first.address, adapter.extension) != first.file_digest
+
+
+class _MutatedAfterHashing:
+    """An adapter whose object changes right after its address was taken (another thread)."""
+
+    def __init__(self, adapter: Any) -> None:
+        self._adapter = adapter
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._adapter, name)
+
+    def content_address(self, obj: Any) -> str:
+        address = self._adapter.content_address(obj)
+        obj.values[0, 0] += 1.0
+        return str(address)
+
+
+def test_object_changed_after_hashing_is_refused_and_nothing_is_published(fs: Any, project: str,
+                                                                          adapter: Any) -> None:
+    store = FsspecBlobStore(fs, project)
+    with pytest.raises(IntegrityError, match="changed while it was stored"):
+        store.put(sample(), _MutatedAfterHashing(adapter))  # type: ignore[arg-type]
+    assert (list(store.iter_blobs()), list(store.iter_temporaries())) == ([], [])
+
+
 # -- dedup ---------------------------------------------------------------------------------
 
 def test_second_put_of_the_same_content_writes_nothing(project: str, adapter: Any) -> None:
@@ -167,7 +250,8 @@ def test_records_with_different_attrs_share_one_blob(fs: Any, project: str, adap
     assert len(list(store.iter_blobs())) == 1
 
 
-def test_second_put_does_not_rewrite_the_local_blob_but_refreshes_its_time(tmp_path: Any, project: str, adapter: Any) -> None:
+def test_second_put_does_not_rewrite_the_local_blob_but_refreshes_its_time(tmp_path: Any, project: str,
+                                                                           adapter: Any) -> None:
     store = FsspecBlobStore(DirFileSystem(str(tmp_path), LocalFileSystem()), project)
     digest = store.put(sample(), adapter).address.split(":")[1]
     path = tmp_path / project / "blobs" / "blake3" / digest[:2] / digest[2:4] / f"{digest}{adapter.extension}"
@@ -176,7 +260,8 @@ def test_second_put_does_not_rewrite_the_local_blob_but_refreshes_its_time(tmp_p
     os.utime(path, (1_000_000, 1_000_000))  # as if written long ago
     before = os.stat(path).st_ino
     store.put(sample(), adapter)
-    assert os.stat(path).st_ino == before and os.stat(path).st_mtime > 1_000_000  # gc sees it as in use
+    assert os.stat(path).st_ino == before
+    assert os.stat(path).st_mtime > 1_000_000  # gc sees it as in use
 
 
 def test_dask_backed_object_is_deduplicated_after_writing(fs: Any, project: str, adapter: Any) -> None:

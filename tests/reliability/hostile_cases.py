@@ -10,6 +10,7 @@ turns them into strict xfails.
 from __future__ import annotations
 
 import unicodedata
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
@@ -36,12 +37,6 @@ WHERE = {"$where": "sleep(10000) || true"}
 FUNCTION = {"$function": {"body": "function() { return true; }", "args": [], "lang": "js"}}
 ACCUMULATOR = {"$accumulator": {"init": "function() { return 0; }", "accumulate": "function(s) { return s; }",
                                 "accumulateArgs": [], "merge": "function(a) { return a; }", "lang": "js"}}
-
-
-MONGO_QUERY_BUGS = {
-    "bad-regex": "an invalid $regex reaches the server and comes back as StorageError, not ValidationError",
-    "object-value": "a filter value BSON cannot encode escapes as bson.errors.InvalidDocument",
-}
 
 
 @attrs.frozen(kw_only=True)
@@ -247,8 +242,31 @@ def _fields() -> list[Case]:
              mentions="version_timestamp"),
         Case(id="add-undeclared-property", act=_add(_animal(favourite_color="red")), error=ValidationError,
              mentions="favourite_color"),
+        Case(id="add-value-lone-surrogate", act=_add(_animal(notes="bad \ud800 text")), error=ValidationError,
+             mentions="notes"),
     ]
+    cases += _oversized()
     return cases
+
+
+def _oversized() -> list[Case]:
+    """Records beyond the 14 MiB a record may hold (built when the case runs, not at import)."""
+    fifteen_mib = 15 * 1024 * 1024
+    return [
+        Case(id="add-value-text-beyond-size-limit", act=lambda u, e: u.data.add(_animal(notes="x" * fifteen_mib)),
+             error=ValidationError, mentions="notes"),
+        Case(id="add-value-many-small-items-beyond-size-limit",  # 1M floats: 8 MB of values, 16 MB of BSON
+             act=lambda u, e: u.data.add(_animal(notes=[0.5] * 1_000_000)), error=ValidationError,
+             mentions="notes"),
+        Case(id="add-record-many-fields-beyond-size-limit",
+             act=lambda u, e: u.data.add({**_animal(), **{f"f{i}": "x" * 1024 for i in range(15 * 1024)}}),
+             error=ValidationError, mentions="MiB"),
+        Case(id="add-array-attr-beyond-size-limit", act=lambda u, e: u.data.add(_array(notes="x" * fifteen_mib)),
+             error=ValidationError, mentions="notes"),
+        Case(id="add-array-attr-numpy-array-beyond-size-limit",
+             act=lambda u, e: u.data.add(_array(notes=np.zeros(5_000_000))), error=ValidationError,
+             mentions="notes"),
+    ]
 
 
 def _add_arguments() -> list[Case]:
@@ -357,9 +375,15 @@ def _queries() -> list[Case]:
         "naive-datetime": ({"time_of_save": {"$lt": NAIVE}}, ValidationError, "time"),
         "int-beyond-64-bits": ({"age": 2**70}, ValidationError, "64"),
         "nested-10000-deep": (_deep_filter(10_000), ValidationError, "deep"),
+        "bad-regex-class": ({"data_name": {"$regex": "[a-"}}, ValidationError, "$regex"),
+        "regex-with-nul": ({"data_name": {"$regex": "a\x00"}}, ValidationError, "$regex"),
+        "decimal-value": ({"age": Decimal("1.5")}, ValidationError, "Decimal"),
+        "uuid-value": ({"age": uuid.UUID(int=7)}, ValidationError, "UUID"),
+        "set-value": ({"age": {"$in": [{1, 2}]}}, ValidationError, "set"),
+        "lone-surrogate-value": ({"data_name": "Animal\ud800"}, ValidationError, "surrogate"),
+        "lone-surrogate-key": ({"no\ud800tes": "x"}, ValidationError, "surrogate"),
     }
-    cases += [Case(id=f"find-{k}", act=_find(f), error=e, mentions=m, mongo_bug=MONGO_QUERY_BUGS.get(k))
-              for k, (f, e, m) in malformed.items()]
+    cases += [Case(id=f"find-{k}", act=_find(f), error=e, mentions=m) for k, (f, e, m) in malformed.items()]
     cases += [
         Case(id="find-projection-str", act=_find({}, projection="data_name"), error=SignalStoreError,
              mentions="projection"),

@@ -20,8 +20,9 @@ import pytest
 from fsspec.implementations.memory import MemoryFileSystem
 
 from signalstore_es import UnitOfWorkProvider
+from signalstore_es.adapters.fsspec import blob_store
 from signalstore_es.api import maintenance
-from signalstore_es.errors import NotFoundError, SignalStoreError, StorageError, ValidationError
+from signalstore_es.errors import ConcurrencyError, NotFoundError, SignalStoreError, StorageError, ValidationError
 from signalstore_es.testing import vocabulary as vocab
 from tests.conftest import spike_times
 from tests.reliability.crash_child import run_acknowledged_commit
@@ -61,16 +62,12 @@ def _commit_and_get_killed(context: Any, spec: StoreSpec, project: str, durabili
     return tuple(message[1:])
 
 
-@pytest.mark.xfail(strict=True, reason="gc deletes by the modification time it listed, so a blob reused "
-                   "(touched) after the listing and committed after the deletion is referenced but missing")
 def test_gc_keeps_an_old_orphan_that_a_writer_reuses_while_gc_runs(
         store: UnitOfWorkProvider, store_spec: StoreSpec, project: str, monkeypatch: pytest.MonkeyPatch) -> None:
     array = spike_times("reused", seed=5)
     with store(project) as uow:
         uow.data.add(array)  # rolled back: an orphan, then left alone for two days
-    two_days_ago = time.time() - 2 * 86400
-    for relative in blob_files(store_spec, project):
-        os.utime(blob_dir(store_spec, project) / relative, (two_days_ago, two_days_ago))
+    _age_blobs(store_spec, project, days=2)
     with store(project) as writer:
         read_log = maintenance.purged_addresses
 
@@ -83,6 +80,50 @@ def test_gc_keeps_an_old_orphan_that_a_writer_reuses_while_gc_runs(
         writer.commit(message="reuses an old blob")
     report = store.verify(project)
     assert report.ok, report.summary()
+
+
+def test_gc_puts_back_an_old_orphan_a_writer_reuses_in_the_instant_before_gc_claims_it(
+        store: UnitOfWorkProvider, store_spec: StoreSpec, project: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The narrowest window: gc has checked the blob's time (old) and is about to take it."""
+    array = spike_times("reused", seed=7)
+    with store(project) as uow:
+        uow.data.add(array)  # rolled back: an orphan, then left alone for two days
+    _age_blobs(store_spec, project, days=2)
+    with store(project) as writer:
+        last_check = blob_store._local_stamp
+
+        def writer_reuses_the_blob_right_after_gc_checked_it(local: str) -> float:
+            seen = last_check(local)
+            if ".tmp-" not in local:  # gc's last check before its claim, not the one after it
+                writer.data.add(array)
+            return seen
+
+        monkeypatch.setattr(blob_store, "_local_stamp", writer_reuses_the_blob_right_after_gc_checked_it)
+        removed = store.gc(project, grace=timedelta(hours=24)).removed_blobs
+        writer.commit(message="reuses an old blob")
+    report = store.verify(project)
+    assert (removed, report.ok) == ((), True), report.summary()
+
+
+def test_a_commit_whose_blob_gc_removed_while_the_unit_of_work_was_open_fails_and_writes_nothing(
+        store: UnitOfWorkProvider, store_spec: StoreSpec, project: str) -> None:
+    with store(project) as writer:
+        writer.data.add(spike_times("slow", seed=8))  # then the unit of work stays open for two days
+        _age_blobs(store_spec, project, days=2)
+        removed = store.gc(project, grace=timedelta(hours=24)).removed_blobs
+        before = writer.log()
+        with pytest.raises(ConcurrencyError, match="removed before the commit"):
+            writer.commit(message="too late")
+        after = writer.log()
+    report = store.verify(project)
+    assert (len(removed), after == before, report.ok) == (1, True, True), report.summary()
+
+
+def _age_blobs(spec: StoreSpec, project: str, *, days: float) -> None:
+    """Set the time of every file under the project's blobs to ``days`` ago."""
+    then = time.time() - days * 86400
+    for relative in blob_files(spec, project):
+        os.utime(blob_dir(spec, project) / relative, (then, then))
 
 
 # -- credentials ---------------------------------------------------------------------------------

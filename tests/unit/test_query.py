@@ -9,7 +9,9 @@ from __future__ import annotations
 import copy
 import functools
 import re
-from datetime import datetime, timedelta, timezone
+import uuid
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import bson
@@ -155,10 +157,45 @@ def test_embedded_check_accepts_every_operator_of_the_subset(filter: Any) -> Non
     assert check_embedded_filter(filter) == filter
 
 
-@pytest.mark.parametrize("value", [re.compile("x"), b"x", object()], ids=["pattern", "bytes", "object"])
+@pytest.mark.parametrize("value", [re.compile("x"), b"x"], ids=["pattern", "bytes"])
 def test_embedded_check_refuses_values_a_record_cannot_hold(value: Any) -> None:
     with pytest.raises(ValidationError, match="cannot appear in a filter for the embedded backend"):
         check_embedded_filter({"a": value})
+
+
+UNENCODABLE = [object(), Decimal("1.5"), uuid.UUID(int=1), date(2024, 1, 1), {1, 2}, frozenset({1})]
+
+
+@pytest.mark.parametrize("value", UNENCODABLE, ids=["object", "Decimal", "UUID", "date", "set", "frozenset"])
+@pytest.mark.parametrize("check", [check_filter, check_embedded_filter], ids=["mongo", "embedded"])
+def test_both_checks_refuse_values_bson_cannot_encode_naming_the_type(check: Any, value: Any) -> None:
+    with pytest.raises(ValidationError, match=f"a {type(value).__name__} .*cannot appear in a filter"):
+        check({"a": {"$in": [value]}})
+
+
+def test_the_values_check_filter_lets_through_are_the_ones_bson_encodes() -> None:
+    filter = {"a": re.compile("x"), "b": b"x", "c": bson.ObjectId(), "d": bson.Decimal128("1.5"),
+              "e": bson.Regex("x"), "f": bson.Int64(5)}
+    assert bson.decode(bson.encode(check_filter(filter))) is not None
+
+
+@pytest.mark.parametrize("filter", [{"a": "x\ud800"}, {"x\udc00": 1}, {"a": {"$in": ["\ud800"]}}],
+                         ids=["value", "key", "nested value"])
+@pytest.mark.parametrize("check", [check_filter, check_embedded_filter], ids=["mongo", "embedded"])
+def test_both_checks_refuse_text_with_a_lone_surrogate(check: Any, filter: Any) -> None:
+    with pytest.raises(ValidationError, match="lone surrogate"):
+        check(filter)
+
+
+@pytest.mark.parametrize("check", [check_filter, check_embedded_filter], ids=["mongo", "embedded"])
+def test_both_checks_refuse_a_regex_with_a_nul(check: Any) -> None:
+    with pytest.raises(ValidationError, match=r"\$regex .*NUL"):
+        check({"a": {"$regex": "a\x00"}})
+
+
+def test_check_filter_leaves_judging_a_pattern_to_the_server_whose_pcre_python_re_cannot_compile() -> None:
+    pcre_only = {"a": {"$regex": "\\p{L}+"}, "b": {"$regex": "(?<word>x)"}}
+    assert check_filter(pcre_only) == pcre_only
 
 
 def test_embedded_check_refuses_dollar_keys_inside_literal_values() -> None:

@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 import blake3
@@ -48,11 +49,16 @@ _FLOAT_TAGS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
 
 class ContentHasher:
-    """Incremental BLAKE3 over a framed stream; ``address()`` gives ``blake3:<hex>``."""
+    """Incremental BLAKE3 over a framed stream; ``address()`` gives ``blake3:<hex>``.
 
-    def __init__(self) -> None:
-        # One thread: with two cores, blake3's multithreading measured slower than one thread.
-        self._hash = blake3.blake3()
+    ``threads=True`` lets BLAKE3 spread each large update over all cores (same digest): use it
+    when hashing is the only work in flight (an address computed before writing). While the
+    caller's own I/O or compression runs in parallel, one thread is better: on two cores the
+    hash threads would only compete with it.
+    """
+
+    def __init__(self, *, threads: bool = False) -> None:
+        self._hash = blake3.blake3(max_threads=blake3.blake3.AUTO if threads else 1)
 
     def update(self, data: bytes | memoryview) -> None:
         """Add raw bytes (any C-contiguous buffer) to the stream."""
@@ -60,8 +66,7 @@ class ContentHasher:
 
     def update_frame(self, payload: bytes) -> None:
         """Add ``payload`` preceded by its length, so frame boundaries are unambiguous."""
-        self._hash.update(len(payload).to_bytes(_LENGTH_BYTES, "little"))
-        self._hash.update(payload)
+        self.update(len(payload).to_bytes(_LENGTH_BYTES, "little") + payload)
 
     def update_document(self, document: Any) -> None:
         """Add the canonical JSON of an (already canonical-form) document as one frame."""
@@ -70,6 +75,67 @@ class ContentHasher:
     def address(self) -> str:
         """The address of everything added so far."""
         return f"{ALGORITHM}:{self._hash.hexdigest()}"
+
+    def close(self) -> None:
+        """Release resources (nothing for the in-line hasher)."""
+
+    def __enter__(self) -> ContentHasher:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class BackgroundHasher(ContentHasher):
+    """A :class:`ContentHasher` whose large updates run on one worker thread, in order.
+
+    ``update`` returns as soon as the previous update has finished, so hashing slab *k*
+    overlaps the caller's work on slab *k + 1* (BLAKE3 releases the GIL). At most one update
+    is in flight, so at most one extra slab is kept alive. The buffer passed to ``update`` must
+    not change until the next call to ``update`` or :meth:`address` returns. Errors of the
+    worker are raised by the next call. Use as a context manager (or call :meth:`close`).
+
+    ``threads=True`` lets each update use all cores: right when the caller's work between
+    updates is short or parallel already (e.g. one zarr call per variable), wrong when it is
+    a single-threaded write that the hash should run beside.
+    """
+
+    _INLINE_BYTES = 1 << 20  #: smaller updates run in the caller's thread (after the pending one)
+
+    def __init__(self, *, threads: bool = False) -> None:
+        super().__init__(threads=threads)
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: Future[None] | None = None
+
+    def update(self, data: bytes | memoryview) -> None:
+        self._wait()
+        if len(data) < self._INLINE_BYTES:
+            self._hash.update(data)
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="signalstore-hash")
+        self._pending = self._pool.submit(self._update, data)
+
+    def address(self) -> str:
+        self._wait()
+        return super().address()
+
+    def _update(self, data: bytes | memoryview) -> None:
+        self._hash.update(data)
+
+    def close(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.cancel()
+            wait([pending])  # its error, if any, was raised already or is moot after another one
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def _wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
 
 
 def canonical_json(document: Any) -> bytes:

@@ -68,7 +68,71 @@ class VariableSpec:
                 "chunks": list(self.chunks)}
 
 
-class DataArrayContent:
+class StreamedContent:
+    """Variables planned to be hashed and streamed in one pass (a DataArray's or a Dataset's).
+
+    Subclasses set ``specs`` and say what the first frame is, which variables have a header
+    frame, and where each variable's values come from.
+    """
+
+    specs: tuple[VariableSpec, ...]
+
+    def _head(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _header(self, spec: VariableSpec) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    def variable(self, spec: VariableSpec) -> xr.Variable:
+        """The variable whose values ``spec`` streams."""
+        raise NotImplementedError
+
+    def in_memory(self, spec: VariableSpec) -> bool:
+        """Whether any slab of ``spec`` is a view of values already in memory in their stored
+        dtype, so that slab size costs no memory (no copy, no compute, no conversion)."""
+        variable = self.variable(spec)
+        return (bool(getattr(variable, "_in_memory", False)) and not isinstance(variable, xr.IndexVariable)
+                and variable.dtype == spec.dtype and spec.dtype.kind not in "OU")
+
+    def metadata(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def iter_blocks(self, hasher: ContentHasher, *, batch: int = 1,
+                    memory_batch: int | None = None) -> Iterator[tuple[VariableSpec, Selection, np.ndarray]]:
+        """Yield every slab in hashing order; each is added to ``hasher`` once the consumer is done.
+
+        The headers are hashed before the first slab of their variable; a slab is hashed when
+        the consumer asks for the next one, so with a :class:`BackgroundHasher` hashing slab
+        *k* overlaps writing slab *k + 1*, and the hash reads each slab after it was written
+        (a concurrent mutation of the data then makes the hash differ, never the file alone).
+
+        ``batch`` (``memory_batch`` for variables already in memory) is the number of
+        ``spec.chunks`` slabs per yielded slab; the bytes hashed do not depend on it.
+        """
+        hasher.update_document(self._head())
+        for spec in self.specs:
+            header = self._header(spec)
+            if header is not None:
+                hasher.update_document(header)
+            variable = self.variable(spec)
+            factor = memory_batch if memory_batch is not None and self.in_memory(spec) else batch
+            for selection in iter_slabs(spec.shape, batch_shape(spec.shape, spec.chunks, factor)):
+                block = np.asarray(variable[selection].values, dtype=spec.dtype)
+                yield spec, selection, block
+                hasher.update(canonical_bytes(block))
+
+    def address(self) -> str:
+        """The content address (consumes one full pass over the data, on all cores)."""
+        with ContentHasher(threads=True) as hasher:
+            for _ in self.iter_blocks(hasher, memory_batch=_WHOLE):
+                pass
+            return hasher.address()
+
+
+_WHOLE = 2**62  #: a batch factor that takes whole variables
+
+
+class DataArrayContent(StreamedContent):
     """A validated DataArray, planned as variables to hash and stream in one pass.
 
     Parameters
@@ -103,27 +167,19 @@ class DataArrayContent:
         """The JSON layout stored in the blob, from which :func:`build_dataarray` rebuilds it."""
         return {"format": FORMAT_TAG, "variables": [spec.document() for spec in self.specs]}
 
-    def iter_blocks(self, hasher: ContentHasher) -> Iterator[tuple[VariableSpec, Selection, np.ndarray]]:
-        """Yield every slab in hashing order, after adding it (and the headers) to ``hasher``."""
-        hasher.update_document({"format": FORMAT_TAG, "name": self.data.name, "dims": list(self.data.dims),
-                                "shape": list(self.data.shape), "dtype": self.data.dtype.str,
-                                "coords": [spec.name for spec in self.specs[:-1]]})
-        for spec in self.specs:
-            if not spec.is_data:
-                header = spec.document()
-                hasher.update_document({k: header[k] for k in ("name", "dims", "shape", "dtype", "attrs")})
-            variable = self._obj.variable if spec.is_data else self._obj.coords[spec.key].variable
-            for selection in iter_slabs(spec.shape, spec.chunks):
-                block = np.asarray(variable[selection].values, dtype=spec.dtype)
-                hasher.update(canonical_bytes(block))
-                yield spec, selection, block
+    def _head(self) -> dict[str, Any]:
+        return {"format": FORMAT_TAG, "name": self.data.name, "dims": list(self.data.dims),
+                "shape": list(self.data.shape), "dtype": self.data.dtype.str,
+                "coords": [spec.name for spec in self.specs[:-1]]}
 
-    def address(self) -> str:
-        """The content address (consumes one full pass over the data)."""
-        hasher = ContentHasher()
-        for _ in self.iter_blocks(hasher):
-            pass
-        return hasher.address()
+    def _header(self, spec: VariableSpec) -> dict[str, Any] | None:
+        if spec.is_data:
+            return None
+        header = spec.document()
+        return {k: header[k] for k in ("name", "dims", "shape", "dtype", "attrs")}
+
+    def variable(self, spec: VariableSpec) -> xr.Variable:
+        return self._obj.variable if spec.is_data else self._obj.coords[spec.key].variable
 
 
 def canonical_bytes(block: np.ndarray) -> bytes | memoryview:
@@ -178,6 +234,27 @@ def iter_slabs(shape: tuple[int, ...], chunks: tuple[int, ...]) -> Iterator[Sele
     for corner in itertools.product(*starts):
         yield tuple(slice(s, min(s + step, extent))
                     for s, step, extent in zip(corner, chunks, shape, strict=True))
+
+
+def batch_shape(shape: tuple[int, ...], chunks: tuple[int, ...], factor: int) -> tuple[int, ...]:
+    """A slab of about ``factor`` chunks that is still one contiguous C-order run.
+
+    ``chunks`` comes from :func:`chunk_shape`; the batch grows its split axis by whole chunks,
+    and once that axis is whole, the next leading one, so batch edges are chunk edges.
+    """
+    out, left = list(chunks), max(1, factor)
+    for axis in reversed(range(len(shape))):
+        extent = max(1, shape[axis])
+        if left <= 1:
+            break
+        if out[axis] >= extent:
+            continue
+        count = -(-extent // out[axis])
+        if left < count:
+            out[axis] *= left
+            break
+        out[axis], left = extent, left // count
+    return tuple(out)
 
 
 def build_dataarray(metadata: Any, load: Callable[[str], Any]) -> xr.DataArray:

@@ -22,6 +22,13 @@ at GB/s without writing) and writes nothing if a complete blob exists; the write
 again while streaming and must agree, which catches an object mutated during ``put``. For
 lazy (dask-backed) objects an address first would compute the data twice, so they are staged
 while hashed, and the staged copy is dropped if the blob already exists.
+
+Stored-bytes digests (``WrittenBlob.file_digest``): of a new blob on local disk, computed from
+the temporary while it is fsync'ed (the bytes that are then published by rename); elsewhere,
+read back after publishing. For an existing blob (dedup) the digest recorded when it was
+written is reused when the caller supplies it (``put(..., recorded_digest=...)``, from the
+log) or this process digested the unchanged file before (:data:`~.digest.DIGESTS`);
+otherwise the blob is read and hashed again.
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ import fsspec
 from fsspec.implementations.dirfs import DirFileSystem
 from fsspec.implementations.local import LocalFileSystem
 
-from signalstore_es.adapters.fsspec.digest import file_digest
+from signalstore_es.adapters.fsspec.digest import DIGESTS, file_digest, local_digest, sync_and_digest
 from signalstore_es.adapters.fsspec.local import MARKER_NAME, publish_local_file, publish_local_tree, touch
 from signalstore_es.domain.redaction import scrub
 from signalstore_es.errors import (
@@ -107,8 +114,18 @@ class FsspecBlobStore:
         return f"{self.root}/{digest[:2]}/{digest[2:4]}/{digest}{validate_extension(extension)}"
 
     # -- writing ---------------------------------------------------------------------------
-    def put(self, obj: Any, adapter: DataAdapter) -> WrittenBlob:
+    def put(self, obj: Any, adapter: DataAdapter, *,
+            recorded_digest: Callable[[str], str | None] | None = None) -> WrittenBlob:
         """Write ``obj`` unless a complete blob with its address exists; return its reference.
+
+        Parameters
+        ----------
+        obj, adapter
+            The object and the data adapter that stores it.
+        recorded_digest : callable, optional
+            ``recorded_digest(address)`` gives the stored-bytes digest recorded (in the log)
+            when the blob at ``address`` was written, or None/"" if unknown. Used only if the
+            blob exists, instead of reading and hashing it again.
 
         Raises
         ------
@@ -121,25 +138,31 @@ class FsspecBlobStore:
         """
         is_cheap = getattr(adapter, "is_address_cheap", lambda _obj: True)(obj)
         address = adapter.content_address(obj) if is_cheap else None
-        written = None
         if address is not None:
             path = self.blob_path(address, adapter.extension)
             if self._is_complete(path, adapter.is_directory):
-                written = self._guarded(path, lambda: self._existing(obj, address, path, adapter))
-        if written is None:
-            written = self._write_and_publish(obj, adapter, address)
-        return attrs.evolve(written, file_digest=self.file_digest(written.address, adapter.extension))
+                try:
+                    return self._guarded(path, lambda: self._existing(obj, address, path, adapter,
+                                                                      recorded_digest))
+                except _ClaimedByGc:
+                    pass  # gc took this old orphan a moment ago: write the content again
+        return self._write_and_publish(obj, adapter, address, recorded_digest)
 
     def file_digest(self, address: str, extension: str) -> str:
         """``blake3:<hex>`` of the stored bytes (a directory: of its files' paths and bytes).
 
         Recorded in the log beside the logical address, so that ``verify`` detects any
         changed byte, including bytes no reader would notice (padding, unused metadata).
+        Always reads the bytes (never a remembered digest).
         """
         path = self.blob_path(address, extension)
+        local = local_path(self._fs, path)
+        if local is not None:
+            return self._guarded(path, lambda: local_digest(local))
         return self._guarded(path, lambda: file_digest(self._fs, path))
 
-    def _write_and_publish(self, obj: Any, adapter: DataAdapter, expected: str | None) -> WrittenBlob:
+    def _write_and_publish(self, obj: Any, adapter: DataAdapter, expected: str | None,
+                           recorded_digest: Callable[[str], str | None] | None) -> WrittenBlob:
         tmp = (f"{self.root}/staging/pending{adapter.extension}.tmp-{uuid.uuid4().hex}"
                if expected is None else _temp_name(self.blob_path(expected, adapter.extension)))
         try:
@@ -151,9 +174,9 @@ class FsspecBlobStore:
             path = self.blob_path(written.address, adapter.extension)
             if self._is_complete(path, adapter.is_directory):
                 self._remove(tmp)  # another writer published it meanwhile
-                return self._existing(obj, written.address, path, adapter)
-            self._publish(tmp, path, adapter.is_directory)
-            return written
+                return self._existing(obj, written.address, path, adapter, recorded_digest)
+            digest = self._publish(tmp, path, adapter.is_directory)
+            return attrs.evolve(written, file_digest=digest or self.file_digest(written.address, adapter.extension))
         except BaseException as err:
             self._remove(tmp)
             if isinstance(err, SignalStoreError) or not isinstance(err, Exception):
@@ -161,19 +184,36 @@ class FsspecBlobStore:
             raise StorageError(scrub(f"could not store blob {expected or '(address not yet known)'} at "
                                      f"{tmp}: {type(err).__name__}: {err}")) from err
 
-    def _existing(self, obj: Any, address: str, path: str, adapter: DataAdapter) -> WrittenBlob:
-        local = local_path(self._fs, f"{path}/{MARKER_NAME}" if adapter.is_directory else path)
+    def _existing(self, obj: Any, address: str, path: str, adapter: DataAdapter,
+                  recorded_digest: Callable[[str], str | None] | None = None) -> WrittenBlob:
+        local = local_path(self._fs, path)
+        digest = (recorded_digest(address) if recorded_digest is not None else None) or \
+            (DIGESTS.lookup(local) if local is not None else None)
+        if local is not None:  # reused now: gc must not take it for an old orphan
+            try:
+                touch(os.path.join(local, MARKER_NAME) if adapter.is_directory else local)
+            except FileNotFoundError as err:
+                raise _ClaimedByGc(path) from err
+        if not digest:
+            digest = self.file_digest(address, adapter.extension)
         if local is not None:
-            touch(local)  # reused now: gc must not take it for an old orphan
+            DIGESTS.remember(local, digest)  # as the file is after the touch
         size = self._fs.du(path, total=True) if adapter.is_directory else self._fs.size(path)
         return WrittenBlob(address=address, size=int(size or 0), shape=tuple(getattr(obj, "shape", ())),
-                           dtype=str(getattr(obj, "dtype", "")))
+                           dtype=str(getattr(obj, "dtype", "")), file_digest=digest)
 
-    def _publish(self, tmp: str, path: str, is_directory: bool) -> None:
+    def _publish(self, tmp: str, path: str, is_directory: bool) -> str | None:
+        """Publish ``tmp`` at ``path``; on local disk return the digest of the published bytes
+        (None: compute it from ``path``)."""
         local_tmp, local_final = local_path(self._fs, tmp), local_path(self._fs, path)
         if local_tmp is not None and local_final is not None:
-            (publish_local_tree if is_directory else publish_local_file)(local_tmp, local_final)
-        elif is_directory:
+            digest = sync_and_digest(local_tmp, is_directory)  # fsync and digest overlap
+            publish = publish_local_tree if is_directory else publish_local_file
+            if not publish(local_tmp, local_final, synced=True):
+                return None  # another writer's bytes are there: digest those
+            DIGESTS.remember(local_final, digest)
+            return digest
+        if is_directory:
             root = self._fs._strip_protocol(tmp).rstrip("/")
             for source in sorted(self._fs.find(tmp)):  # file by file: never nests into `path`
                 self._move(source, f"{path}/{self._fs._strip_protocol(source)[len(root):].lstrip('/')}")
@@ -183,6 +223,7 @@ class FsspecBlobStore:
             self._fs.rm(tmp)
         else:
             self._move(tmp, path)
+        return None
 
     def _move(self, source: str, target: str) -> None:
         self._fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)  # mv needs parents on some backends
@@ -283,6 +324,95 @@ class FsspecBlobStore:
         files = self._guarded(info["name"], lambda: self._fs.find(info["name"], detail=True))
         return max((_epoch(self._fs, f) for f in files.values()), default=0.0)
 
+    # -- keeping blobs that are in use away from gc ----------------------------------------
+    def refresh(self, address: str, extension: str) -> bool:
+        """Mark a blob as used now, so that ``gc`` keeps it; False if no complete blob is there.
+
+        On local disk this sets the time gc reads (the file's, or a tree's marker's) to now, in
+        one ``utime`` call on the final path that fails if the blob was removed or claimed by
+        gc; :meth:`delete_if_unused_since` explains why that makes the pair race-free. Where
+        times cannot be set in place (memory, object stores) or may not be (a blob owned by
+        another user), this only reports whether the blob is complete.
+        """
+        path = self.blob_path(address, extension)
+        local = local_path(self._fs, path)
+        if local is None:
+            return self.exists(address, extension)
+        stamp = local if os.path.isfile(local) else os.path.join(local, MARKER_NAME)
+        try:
+            os.utime(stamp)  # the kernel's now: on NFS the server's clock, as gc's listing sees it
+        except FileNotFoundError:
+            return False
+        except PermissionError:
+            return os.path.exists(stamp)
+        except OSError as err:
+            raise StorageError(scrub(f"blob filesystem failed at {path}: {type(err).__name__}: {err}")) from err
+        return True
+
+    def delete_if_unused_since(self, address: str, extension: str, cutoff: float) -> bool:
+        """Delete a blob unless it was written or refreshed at or after ``cutoff`` (epoch s).
+
+        Returns True if it was deleted. On local disk the check cannot race a writer's
+        :meth:`refresh`: the blob is first *claimed* by one atomic rename to a temporary name,
+        and only then is its time read, from the claimed file or tree. A refresh is a single
+        ``utime`` on the final path, so it either happened before the claim (the claimed time
+        is recent: the blob is renamed back, never overwriting a copy published meanwhile) or
+        after it (it fails, and the writer learns the blob is gone before it commits). Blobs
+        used since the listing are recognised before the claim, so only a refresh in the
+        microseconds between that check and the claim makes a blob briefly absent (until it is
+        put back). A gc that dies while holding a claim leaves an ordinary temporary, which a
+        later gc removes after the grace period. Elsewhere (no atomic rename, no settable
+        times) the time is read again just before deleting, which leaves a window of one
+        round trip; there the grace period is what protects a unit of work.
+        """
+        path = self.blob_path(address, extension)
+        local = local_path(self._fs, path)
+        if local is None:
+            return self._guarded(path, lambda: self._delete_remote_if_unused(path, cutoff))
+        return self._guarded(path, lambda: self._delete_local_if_unused(local, cutoff))
+
+    def _delete_local_if_unused(self, local: str, cutoff: float) -> bool:
+        if _local_stamp(local) >= cutoff:
+            return False  # used since it was listed: not even claimed
+        claimed = _temp_name(local)
+        try:
+            os.rename(local, claimed)  # the claim: from here on a refresh of `local` fails
+        except FileNotFoundError:
+            return False  # deleted by someone else meanwhile
+        if _local_stamp(claimed) >= cutoff:
+            self._give_back(claimed, local)  # refreshed between the check above and the claim
+            return False
+        LocalFileSystem().rm(claimed, recursive=True)
+        return True
+
+    @staticmethod
+    def _give_back(claimed: str, local: str) -> None:
+        """Undo a claim without ever replacing a blob another writer published meanwhile."""
+        try:
+            if os.path.isdir(claimed):
+                os.rename(claimed, local)  # refuses a non-empty target
+            else:
+                os.link(claimed, local)  # refuses any target
+                os.unlink(claimed)
+        except OSError:
+            if os.path.exists(local):
+                LocalFileSystem().rm(claimed, recursive=True)  # a writer published the address anew
+            else:
+                os.rename(claimed, local)  # no hard links on this disk, and the name is still free
+        directory = os.open(os.path.dirname(local), os.O_RDONLY)
+        try:
+            os.fsync(directory)  # the blob is referenced: its name must survive a power loss
+        finally:
+            os.close(directory)
+
+    def _delete_remote_if_unused(self, path: str, cutoff: float) -> bool:
+        stamp = path if self._fs.isfile(path) else f"{path}/{MARKER_NAME}"
+        info = self._unless_missing(stamp, self._fs.info)
+        if info is None or _epoch(self._fs, info) >= cutoff:
+            return False
+        self._delete_path(path)
+        return True
+
     # -- helpers ---------------------------------------------------------------------------
     def _remove(self, path: str) -> None:
         """Best-effort removal of a temporary; whatever survives is reported to gc later."""
@@ -305,7 +435,7 @@ class FsspecBlobStore:
         """Run ``action``, translating filesystem errors into StorageError naming ``path``."""
         try:
             return action()
-        except SignalStoreError:
+        except (SignalStoreError, _ClaimedByGc):
             raise
         except Exception as err:
             raise StorageError(scrub(f"blob filesystem failed at {path}: {type(err).__name__}: {err}")) from err
@@ -329,3 +459,16 @@ def _epoch(fs: fsspec.AbstractFileSystem, info: dict[str, Any]) -> float:
             return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
     modified: datetime = fs.modified(info["name"])
     return (modified if modified.tzinfo else modified.replace(tzinfo=UTC)).timestamp()
+
+
+def _local_stamp(local: str) -> float:
+    """The time gc judges a local blob by (a tree's marker's), 0.0 if it has none."""
+    stamp = os.path.join(local, MARKER_NAME) if os.path.isdir(local) else local
+    try:
+        return os.stat(stamp).st_mtime
+    except FileNotFoundError:
+        return 0.0
+
+
+class _ClaimedByGc(Exception):
+    """An existing blob vanished while being reused: gc claimed it as an old orphan."""

@@ -283,7 +283,7 @@ class MongoBackend:
 
     def find_rows(self, view: str, filter: Mapping[str, Any], *, as_of: int | None = None,
                   sort: SortSpec | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-        with self._errors.translating(f"querying the view {view!r}"):
+        with self._errors.querying(f"querying the view {view!r}"):
             return find_rows(self._db, view, filter, as_of=as_of, sort=sort, limit=limit)
 
     # -- staged chunks --------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+from bson.errors import BSONError
 from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 
 from signalstore_es.domain.redaction import scrub
@@ -17,12 +18,18 @@ from signalstore_es.errors import (  # noqa: F401 - the two outcome errors are r
     BackendUnavailableError,
     CommitAlreadyLandedError,
     StorageError,
+    ValidationError,
     ViewsBehindError,
 )
 
 _MAX_REASON = 300
 #: server error codes that mean "wrong credentials or missing role"
 _AUTH_CODES = frozenset({13, 18})
+#: server error codes of a regular expression the server cannot compile, or bad $options
+_REGEX_CODES = frozenset({51091, 51108})
+#: server error codes that mean "this query is malformed": BadValue, FailedToParse,
+#: TypeMismatch, and the regular expression errors
+_BAD_QUERY_CODES = frozenset({2, 9, 14}) | _REGEX_CODES
 
 
 def describe_hosts(client: Any) -> str:
@@ -79,3 +86,33 @@ class ErrorTranslator:
             yield
         except PyMongoError as err:
             raise self.translate(err, doing) from err
+
+    @contextlib.contextmanager
+    def querying(self, doing: str) -> Iterator[None]:
+        """As :meth:`translating`, for a query built from a user's filter.
+
+        A filter the driver cannot encode, or one the server refuses as malformed (an
+        invalid ``$regex``, a bad operator argument), is the caller's mistake: it becomes a
+        ValidationError, as the embedded backend reports it, not a StorageError. The shared
+        filter checker refuses most such filters before they are sent; this covers what only
+        the server can judge (it compiles patterns with PCRE, a dialect Python's re is not).
+        """
+        try:
+            yield
+        except (BSONError, UnicodeEncodeError) as err:
+            raise ValidationError(f"the filter cannot be sent to MongoDB while {doing}: "
+                                  f"{_reason(err)}") from err
+        except OperationFailure as err:
+            if err.code not in _BAD_QUERY_CODES:
+                raise self.translate(err, doing) from err
+            raise _malformed_query(err, doing) from err
+        except PyMongoError as err:
+            raise self.translate(err, doing) from err
+
+
+def _malformed_query(err: OperationFailure, doing: str) -> ValidationError:
+    said = _reason(err).split(", full error:")[0]  # the server's own words, without the raw reply
+    if err.code in _REGEX_CODES:
+        return ValidationError(f"$regex: MongoDB refused the pattern or its $options while {doing}: "
+                               f"{said}; MongoDB uses PCRE syntax")
+    return ValidationError(f"MongoDB refused the filter as malformed while {doing}: {said}")

@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import os
 import sqlite3
 from datetime import datetime
 from typing import Any, Iterator, Mapping, Optional
 
 from projections.runner import ProjectionRunner
-from signalstore_es.adapters.sqlite.schema import LOG_TABLES, drop_view_ddl
+from signalstore_es._bulk import paused_gc
+from signalstore_es.adapters.sqlite.schema import LOG_TABLES, drop_view_ddl, upgrade_layout, view_indexes_ddl
 from signalstore_es.adapters.sqlite.views import SqliteViewWriter, find_rows, run_script
-from signalstore_es.domain.codec import JSON_CODEC
+from signalstore_es.domain.codec import event_from_json, event_json
 from signalstore_es.domain.commits import Commit
 from signalstore_es.domain.time import from_epoch_ms, to_epoch_ms
 from signalstore_es.errors import StorageError, ValidationError
@@ -31,7 +31,9 @@ from signalstore_es.ports.storage import Head, SeqTakenError, SortSpec
 
 BUSY_TIMEOUT_SECONDS = 60.0
 _SYNC_MODES = {"full": "FULL", "normal": "NORMAL"}
-_PAGE = 500
+_PAGE = 500  #: commits per header query of read_commits
+#: page cache of a rebuild, in KiB (SQLite's default is 2 MiB): index builds sort in memory
+REBUILD_CACHE_KIB = 131_072
 
 
 class SqliteBackend:
@@ -43,7 +45,8 @@ class SqliteBackend:
         self.project = project
         self.path = path
         self._db = self._connect(path, _SYNC_MODES[durability])
-        self._writer = SqliteViewWriter(self._db)
+        self._views_ready: set[str] = set()  #: view tables known to exist (DDL run once)
+        self._writer = SqliteViewWriter(self._db, self._views_ready)
 
     def __repr__(self) -> str:
         return f"SqliteBackend(path={self.path!r}, project={self.project!r})"
@@ -58,7 +61,14 @@ class SqliteBackend:
             db.execute(f"PRAGMA synchronous={synchronous}")
             db.execute("PRAGMA foreign_keys=ON")
             with _translated(path, "creating the log tables"):
-                run_script(db, "BEGIN IMMEDIATE;" + LOG_TABLES + "COMMIT;")
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    run_script(db, LOG_TABLES)
+                    upgrade_layout(db)
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+                db.execute("COMMIT")
             return db
         except (sqlite3.Error, OSError) as err:
             raise StorageError(f"cannot open the embedded store at {path!r}: {err}") from err
@@ -84,14 +94,20 @@ class SqliteBackend:
             last = headers[-1][0]
 
     def _with_events(self, headers: list[tuple[Any, ...]]) -> Iterator[Commit]:
-        events: dict[int, list[Any]] = {h[0]: [] for h in headers}
-        rows = self._db.execute("SELECT seq, body FROM events WHERE seq >= ? AND seq <= ? ORDER BY seq, idx",
-                                (headers[0][0], headers[-1][0]))
-        for seq, body in rows:
-            events[seq].append(JSON_CODEC.event_from_document(json.loads(body)))
+        """The commits of ``headers`` with their events, decoded one commit at a time (a page
+        of large commits never sits in memory whole)."""
+        rows = iter(self._db.execute("SELECT seq, body FROM events WHERE seq >= ? AND seq <= ? ORDER BY seq, idx",
+                                     (headers[0][0], headers[-1][0])))
+        row = next(rows, None)
         for seq, commit_id, at, actor, message, version, prev_hash, hash_ in headers:
+            while row is not None and row[0] < seq:  # no commit row: not part of the log
+                row = next(rows, None)
+            events = []
+            while row is not None and row[0] == seq:
+                events.append(event_from_json(row[1]))
+                row = next(rows, None)
             yield Commit(seq=seq, commit_id=commit_id, committed_at=from_epoch_ms(at), actor=actor,
-                         message=message, library_version=version, events=tuple(events[seq]),
+                         message=message, library_version=version, events=tuple(events),
                          prev_hash=prev_hash, hash=hash_)
 
     def find_commit(self, commit_id: str) -> Optional[Commit]:
@@ -114,39 +130,74 @@ class SqliteBackend:
             start = min((self._writer.checkpoint(v) for v in runner.views), default=head)
             # views are normally at ``head``; a lagging one (a new user projector) replays first
             backlog = self.read_commits(after=start, upto=head) if start < head else iter(())
-            runner.apply(itertools.chain(backlog, [commit]), self._writer)
+            self._project(runner, itertools.chain(backlog, [commit]))
 
     def _insert(self, commit: Commit) -> None:
         self._db.execute(
             "INSERT INTO commits VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (commit.seq, commit.commit_id, to_epoch_ms(commit.committed_at), commit.actor,
              commit.message, commit.library_version, commit.prev_hash, commit.hash))
+        seq = commit.seq
         self._db.executemany(
             "INSERT INTO events (seq, idx, event_type, body) VALUES (?, ?, ?, ?)",
-            ((commit.seq, i, e.event_type, json.dumps(JSON_CODEC.event_to_document(e),
-                                                      separators=(",", ":"), ensure_ascii=False))
-             for i, e in enumerate(commit.events)))
+            [(seq, i, e.event_type, event_json(e)) for i, e in enumerate(commit.events)])
+
+    def _project(self, runner: ProjectionRunner, commits: Any) -> tuple[int, int]:
+        """Apply ``commits`` through the buffered writer and write its buffer (in the caller's
+        transaction); a failure leaves nothing buffered for the next call."""
+        try:
+            result = runner.apply(commits, self._writer)
+            self._writer.flush()
+            return result
+        finally:
+            self._writer.discard()
 
     # -- views -------------------------------------------------------------------------------
     def catch_up(self, runner: ProjectionRunner) -> None:
-        with self._transaction("catching up the views"):
+        """Apply what the views have not seen; also creates missing view tables, so queries on
+        a view nothing was written to yet are plain index lookups."""
+        if self._views_ready.issuperset(runner.views):
             start = min((self._writer.checkpoint(v) for v in runner.views), default=0)
-            if start < self.head().seq:
-                runner.apply(self.read_commits(after=start), self._writer)
-
-    def rebuild(self, runner: ProjectionRunner) -> tuple[int, int]:
-        with self._transaction("rebuilding the views"):
-            for view in runner.views:
-                run_script(self._db, drop_view_ddl(view))
-            self._writer = SqliteViewWriter(self._db)
+            if start >= self.head().seq:  # the common case needs no write lock
+                return
+        with self._transaction("catching up the views"):
             for view in runner.views:
                 self._writer.ensure_view(view)
-            return runner.apply(self.read_commits(), self._writer)
+            start = min((self._writer.checkpoint(v) for v in runner.views), default=0)
+            if start < self.head().seq:
+                self._project(runner, self.read_commits(after=start))
+
+    def rebuild(self, runner: ProjectionRunner) -> tuple[int, int]:
+        """Replay the whole log into fresh tables: rows are appended in bulk and the secondary
+        indexes are built once at the end, which is much cheaper than maintaining them."""
+        with self._transaction("rebuilding the views"), paused_gc(), self._cache_pages(REBUILD_CACHE_KIB):
+            for view in runner.views:
+                run_script(self._db, drop_view_ddl(view))
+                self._views_ready.discard(view)
+            for view in runner.views:
+                self._writer.ensure_view(view, indexes=False)
+            result = self._project(runner, self.read_commits())
+            for view in runner.views:  # on failure the transaction rolls the tables back anyway
+                run_script(self._db, view_indexes_ddl(view))
+            return result
+
+    @contextlib.contextmanager
+    def _cache_pages(self, kib: int) -> Iterator[None]:
+        """A larger page cache for a bulk operation (fewer spills to the WAL, index builds
+        sorted in memory), back to what it was afterwards."""
+        before = self._db.execute("PRAGMA cache_size").fetchone()[0]
+        self._db.execute(f"PRAGMA cache_size = {-int(kib)}")
+        try:
+            yield
+        finally:
+            self._db.execute(f"PRAGMA cache_size = {int(before)}")
 
     def find_rows(self, view: str, filter: Mapping[str, Any], *, as_of: Optional[int] = None,
                   sort: Optional[SortSpec] = None, limit: Optional[int] = None) -> list[dict[str, Any]]:
-        with _translated(self.path, f"querying {view}"):
+        try:  # no context manager here: this runs for every add, get and find
             return find_rows(self._db, view, filter, as_of=as_of, sort=sort, limit=limit)
+        except sqlite3.Error as err:
+            raise _storage_error(self.path, f"querying {view}", err) from err
 
     def close(self) -> None:
         self._db.close()
@@ -155,12 +206,16 @@ class SqliteBackend:
     def _transaction(self, doing: str) -> Iterator[None]:
         with _translated(self.path, doing):
             self._db.execute("BEGIN IMMEDIATE")
+            self._writer.discard()  # nothing read before the lock may be trusted
             try:
                 yield
             except BaseException:
                 self._db.execute("ROLLBACK")
+                self._writer.discard()
+                self._views_ready.clear()  # tables created in the transaction are gone again
                 raise
             self._db.execute("COMMIT")
+            self._writer.discard()
 
 
 @contextlib.contextmanager
@@ -169,7 +224,10 @@ def _translated(path: str, doing: str) -> Iterator[None]:
     try:
         yield
     except sqlite3.Error as err:
-        raise StorageError(
-            f"embedded store {path!r} failed while {doing}: {err}. Check that the disk has space, "
-            "the file is writable and no other program holds it locked."
-        ) from err
+        raise _storage_error(path, doing, err) from err
+
+
+def _storage_error(path: str, doing: str, err: sqlite3.Error) -> StorageError:
+    return StorageError(
+        f"embedded store {path!r} failed while {doing}: {err}. Check that the disk has space, "
+        "the file is writable and no other program holds it locked.")
