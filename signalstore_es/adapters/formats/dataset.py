@@ -114,42 +114,36 @@ def is_dask_backed(obj: Any) -> bool:
     return isinstance(obj, xr.Dataset) and any(v.chunks is not None for v in obj.variables.values())
 
 
-class NetCdfDatasetAdapter(NetCdfAdapterBase):
+class DatasetKind:
+    """The Dataset half of a Dataset adapter: which objects it takes, how they are planned
+    and rebuilt. Listed before a format's base class, whose stubs these methods fill."""
+
+    chunk_bytes: int
+
+    def handles(self, obj: Any) -> bool:
+        return isinstance(obj, xr.Dataset)
+
+    def is_address_cheap(self, obj: Any) -> bool:
+        """True unless some data are dask-backed (hashing first would compute them twice)."""
+        return not is_dask_backed(obj)
+
+    def _content(self, obj: Any) -> DatasetContent:
+        return DatasetContent(obj, chunk_bytes=self.chunk_bytes)
+
+    def _build(self, metadata: Any, load: Callable[[str], Any]) -> Any:
+        return build_dataset(metadata, load)
+
+
+class NetCdfDatasetAdapter(DatasetKind, NetCdfAdapterBase):
     """Stores ``xarray.Dataset`` objects as netCDF-4 files (see the module docstring)."""
 
     name = "xarray.dataset.netcdf"
 
-    def handles(self, obj: Any) -> bool:
-        return isinstance(obj, xr.Dataset)
 
-    def is_address_cheap(self, obj: Any) -> bool:
-        """True unless some data are dask-backed (hashing first would compute them twice)."""
-        return not is_dask_backed(obj)
-
-    def _content(self, obj: Any) -> DatasetContent:
-        return DatasetContent(obj, chunk_bytes=self.chunk_bytes)
-
-    def _build(self, metadata: Any, load: Callable[[str], Any]) -> Any:
-        return build_dataset(metadata, load)
-
-
-class ZarrDatasetAdapter(ZarrAdapterBase):
+class ZarrDatasetAdapter(DatasetKind, ZarrAdapterBase):
     """Stores ``xarray.Dataset`` objects as Zarr v3 directories (see the module docstring)."""
 
     name = "xarray.dataset.zarr"
-
-    def handles(self, obj: Any) -> bool:
-        return isinstance(obj, xr.Dataset)
-
-    def is_address_cheap(self, obj: Any) -> bool:
-        """True unless some data are dask-backed (hashing first would compute them twice)."""
-        return not is_dask_backed(obj)
-
-    def _content(self, obj: Any) -> DatasetContent:
-        return DatasetContent(obj, chunk_bytes=self.chunk_bytes)
-
-    def _build(self, metadata: Any, load: Callable[[str], Any]) -> Any:
-        return build_dataset(metadata, load)
 
 
 def _spec(key: str, variable: xr.Variable, is_data: bool, chunk_bytes: int) -> VariableSpec:

@@ -52,10 +52,9 @@ from signalstore_es.adapters.formats.hashing import BackgroundHasher, ContentHas
 from signalstore_es.adapters.formats.xarray_content import (
     DEFAULT_CHUNK_BYTES,
     METADATA_ATTR,
-    DataArrayContent,
+    DataArrayKind,
     StreamedContent,
     VariableSpec,
-    build_dataarray,
     checked_strings,
 )
 from signalstore_es.adapters.fsspec.blob_store import local_path
@@ -158,26 +157,10 @@ class NetCdfAdapterBase(DataAdapter):
         return self._scratch
 
 
-class NetCdfDataArrayAdapter(NetCdfAdapterBase):
+class NetCdfDataArrayAdapter(DataArrayKind, NetCdfAdapterBase):
     """Stores ``xarray.DataArray`` objects as netCDF-4 files (see the module docstring)."""
 
     name = "xarray.dataarray.netcdf"
-
-    def handles(self, obj: Any) -> bool:
-        return isinstance(obj, xr.DataArray)
-
-    def is_address_cheap(self, obj: Any) -> bool:
-        """True unless the data are dask-backed (hashing first would compute them twice)."""
-        return getattr(obj, "chunks", None) is None
-
-    def _content(self, obj: Any) -> DataArrayContent:
-        return DataArrayContent(obj, chunk_bytes=self.chunk_bytes)
-
-    def _build(self, metadata: Any, load: Callable[[str], Any]) -> Any:
-        return build_dataarray(metadata, load)
-
-    def _written(self, content: Any, obj: Any, address: str, size: int) -> WrittenBlob:
-        return WrittenBlob(address=address, size=size, shape=content.shape, dtype=str(obj.dtype))
 
 
 def open_dataset(local: str) -> xr.Dataset:

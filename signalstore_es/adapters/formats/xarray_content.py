@@ -38,6 +38,7 @@ from signalstore_es.adapters.formats.hashing import (
     length_prefixed_utf8,
 )
 from signalstore_es.errors import ArgumentTypeError, IntegrityError, ValidationError
+from signalstore_es.ports.data_adapter import WrittenBlob
 
 FORMAT_TAG = "signalstore_es.xarray.DataArray/1"
 METADATA_ATTR = "signalstore_es"  #: global attribute holding the JSON layout of the blob
@@ -337,3 +338,26 @@ def _check_names(obj: xr.DataArray) -> None:
         if type(index) is not xr.indexes.PandasIndex:
             raise ValidationError(f"coordinate {name!r} has a {type(index).__name__}; only plain "
                                   "pandas indexes can be stored (reset or drop the others)")
+
+
+class DataArrayKind:
+    """The DataArray half of a DataArray adapter: which objects it takes, how they are planned,
+    rebuilt and described. Listed before a format's base class, whose stubs these fill."""
+
+    chunk_bytes: int
+
+    def handles(self, obj: Any) -> bool:
+        return isinstance(obj, xr.DataArray)
+
+    def is_address_cheap(self, obj: Any) -> bool:
+        """True unless the data are dask-backed (hashing first would compute them twice)."""
+        return getattr(obj, "chunks", None) is None
+
+    def _content(self, obj: Any) -> DataArrayContent:
+        return DataArrayContent(obj, chunk_bytes=self.chunk_bytes)
+
+    def _build(self, metadata: Any, load: Callable[[str], Any]) -> Any:
+        return build_dataarray(metadata, load)
+
+    def _written(self, content: Any, obj: Any, address: str, size: int) -> WrittenBlob:
+        return WrittenBlob(address=address, size=size, shape=content.shape, dtype=str(obj.dtype))

@@ -37,7 +37,6 @@ from typing import Any
 import dask.array
 import fsspec
 import numpy as np
-import xarray as xr
 import zarr
 import zarr.storage
 from fsspec.implementations.asyn_wrapper import AsyncFileSystemWrapper
@@ -46,10 +45,9 @@ from fsspec.implementations.dirfs import DirFileSystem
 from signalstore_es.adapters.formats.hashing import BackgroundHasher
 from signalstore_es.adapters.formats.xarray_content import (
     METADATA_ATTR,
-    DataArrayContent,
+    DataArrayKind,
     StreamedContent,
     VariableSpec,
-    build_dataarray,
     checked_strings,
 )
 from signalstore_es.adapters.fsspec.blob_store import local_path
@@ -136,26 +134,10 @@ class ZarrAdapterBase(DataAdapter):
         return self._build(group.attrs.get(METADATA_ATTR), load)
 
 
-class ZarrDataArrayAdapter(ZarrAdapterBase):
+class ZarrDataArrayAdapter(DataArrayKind, ZarrAdapterBase):
     """Stores ``xarray.DataArray`` objects as Zarr v3 directories (see the module docstring)."""
 
     name = "xarray.dataarray.zarr"
-
-    def handles(self, obj: Any) -> bool:
-        return isinstance(obj, xr.DataArray)
-
-    def is_address_cheap(self, obj: Any) -> bool:
-        """True unless the data are dask-backed (hashing first would compute them twice)."""
-        return getattr(obj, "chunks", None) is None
-
-    def _content(self, obj: Any) -> DataArrayContent:
-        return DataArrayContent(obj, chunk_bytes=self.chunk_bytes)
-
-    def _build(self, metadata: Any, load: Callable[[str], Any]) -> Any:
-        return build_dataarray(metadata, load)
-
-    def _written(self, content: Any, obj: Any, address: str, size: int) -> WrittenBlob:
-        return WrittenBlob(address=address, size=size, shape=content.shape, dtype=str(obj.dtype))
 
 
 class _WritebackLocalStore(zarr.storage.LocalStore):
