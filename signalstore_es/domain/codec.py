@@ -137,38 +137,22 @@ def loads_json(text: str | bytes) -> Any:
         return decode_json_value(json.loads(text))
     if (_DATE_TEXT not in text) if isinstance(text, str) else (_DATE_BYTES not in text):
         return value  # no datetime anywhere (a key spelled "$date" can only be our tag)
-    if type(value) is dict:
-        if len(value) == 1 and DATE_TAG in value:
-            return from_epoch_ms(value[DATE_TAG])
-        _revive_dict(value)
-    elif type(value) is list:
-        _revive_list(value)
+    if type(value) is dict and len(value) == 1 and DATE_TAG in value:
+        return from_epoch_ms(value[DATE_TAG])
+    if type(value) is dict or type(value) is list:
+        _revive_in_place(value)
     return value
 
 
-def _revive_dict(document: dict[str, Any]) -> None:
+def _revive_in_place(container: dict[str, Any] | list[Any]) -> None:
     """Replace ``{"$date": ms}`` values with datetimes, in place (keys never start with "$")."""
-    for key, value in document.items():
+    slots = container.items() if type(container) is dict else enumerate(container)
+    for slot, value in slots:  # replacing a value does not resize: safe while iterating
         kind = type(value)
-        if kind is dict:
-            if len(value) == 1 and DATE_TAG in value:
-                document[key] = from_epoch_ms(value[DATE_TAG])
-            else:
-                _revive_dict(value)
-        elif kind is list:
-            _revive_list(value)
-
-
-def _revive_list(items: list[Any]) -> None:
-    for index, value in enumerate(items):
-        kind = type(value)
-        if kind is dict:
-            if len(value) == 1 and DATE_TAG in value:
-                items[index] = from_epoch_ms(value[DATE_TAG])
-            else:
-                _revive_dict(value)
-        elif kind is list:
-            _revive_list(value)
+        if kind is dict and len(value) == 1 and DATE_TAG in value:
+            container[slot] = from_epoch_ms(value[DATE_TAG])  # type: ignore[index]
+        elif kind is dict or kind is list:
+            _revive_in_place(value)
 
 
 def canonical_json(document: Any) -> bytes:
