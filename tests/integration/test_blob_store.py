@@ -20,6 +20,7 @@ from fsspec.implementations.memory import MemoryFileSystem
 
 from signalstore_es.adapters.formats import NetCdfDataArrayAdapter, ZarrDataArrayAdapter
 from signalstore_es.adapters.fsspec import FsspecBlobStore
+from signalstore_es.adapters.fsspec import blob_store as blob_store_module
 from signalstore_es.adapters.fsspec.digest import file_digest
 from signalstore_es.errors import IntegrityError, NotFoundError, StorageError, ValidationError
 
@@ -207,6 +208,19 @@ def test_second_put_digests_a_local_blob_changed_on_disk_again(tmp_path: Any, pr
         handle.write(bytes([last[0] ^ 0xFF]))
     second = store.put(sample(), adapter)
     assert second.file_digest == store.file_digest(first.address, adapter.extension) != first.file_digest
+
+
+def test_second_put_after_a_refresh_does_not_read_the_local_blob_again(
+        tmp_path: Any, project: str, adapter: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A commit refreshes the blobs it references (for gc); that changes times, not bytes, so
+    adding the same content again in the next unit of work must not re-read the blob."""
+    store = FsspecBlobStore(DirFileSystem(str(tmp_path), LocalFileSystem()), project)
+    first = store.put(sample(), adapter)
+    assert store.refresh(first.address, adapter.extension)
+    digests: list[str] = []
+    monkeypatch.setattr(blob_store_module, "local_digest", lambda path: digests.append(path) or "read")
+    second = store.put(sample().assign_attrs(data_name="b"), adapter)
+    assert (second.file_digest, digests) == (first.file_digest, [])
 
 
 class _MutatedAfterHashing:

@@ -339,6 +339,7 @@ class FsspecBlobStore:
         if local is None:
             return self.exists(address, extension)
         stamp = local if os.path.isfile(local) else os.path.join(local, MARKER_NAME)
+        digest = DIGESTS.lookup(local)  # still valid: the refresh below changes times, not bytes
         try:
             os.utime(stamp)  # the kernel's now: on NFS the server's clock, as gc's listing sees it
         except FileNotFoundError:
@@ -347,6 +348,8 @@ class FsspecBlobStore:
             return os.path.exists(stamp)
         except OSError as err:
             raise StorageError(scrub(f"blob filesystem failed at {path}: {type(err).__name__}: {err}")) from err
+        if digest is not None:
+            DIGESTS.remember(local, digest)  # re-adding this content later need not re-read it
         return True
 
     def delete_if_unused_since(self, address: str, extension: str, cutoff: float) -> bool:
