@@ -8,7 +8,6 @@ names start with ``_`` (user fields cannot, by the naming rules).
 
 from __future__ import annotations
 
-from types import MappingProxyType
 from typing import Any
 
 from projections.protocol import EventContext, Row
@@ -52,7 +51,7 @@ class RecordsProjector:
 def _added(event: RecordAdded, context: EventContext) -> dict[str, Any]:
     # the record's fields first, then these (a field of the record with one of these names
     # keeps its place and takes the new value, as {**record, ...} would do, only faster)
-    row = event.record.copy() if type(event.record) is MappingProxyType else dict(event.record)
+    row = dict(event.record)
     key = event.key
     row["schema_ref"] = key.schema_ref
     row["data_name"] = key.data_name

@@ -76,11 +76,13 @@ class DataRepository:
             if calls.enabled():
                 extra["key"] = key.describe()
             self._check_new(key, versioning_on)
-            record = _complete(record, key, has_file=payload is not None)
-            check_record({**record, "time_of_save": utc_now_ms()}, self._lookup_model)
-            blob = self._write_blob(payload, data_adapter, extra) if payload is not None else None
-            staged = StagedRecordAdd(key=key, record=_without_keys(record), blob=blob,
-                                     is_stamped_at_commit=versioning_on)
+            has_file = payload is not None
+            fields = _own_fields(record, key, has_file=has_file)
+            check_record({**fields, "schema_ref": key.schema_ref, "data_name": key.data_name,
+                          "version_timestamp": key.version_timestamp, "has_file": has_file,
+                          "time_of_save": utc_now_ms()}, self._lookup_model)
+            blob = self._write_blob(payload, data_adapter, extra) if has_file else None
+            staged = StagedRecordAdd(key=key, record=fields, blob=blob, is_stamped_at_commit=versioning_on)
             staging = self._context.staging
             staging.stage(staged)
             staging.live[key] = Generation(generation=THIS_COMMIT, added=staged)  # row built if read
@@ -265,9 +267,9 @@ def _split(obj: Any, data_adapter: Any, attrs: Optional[Mapping[str, Any]],
             raise ArgumentTypeError(f"attrs must be a dict holding the record, got {type(attrs).__name__}")
         registry.for_object(obj, data_adapter)  # refuses objects no adapter can store
         return obj, attrs
-    if isinstance(obj, Mapping) and data_adapter is None and not _is_storable(obj, registry):
+    if isinstance(obj, Mapping) and data_adapter is None and not registry.stores(obj):
         return None, obj
-    if not (isinstance(obj, Mapping) or hasattr(obj, "attrs") or _is_storable(obj, registry)):
+    if not (isinstance(obj, Mapping) or hasattr(obj, "attrs") or registry.stores(obj)):
         raise ArgumentTypeError(
             f"cannot add a {type(obj).__name__}: pass a dict (a metadata-only record), an object "
             "with .attrs holding its record (xarray, pandas), or data with attrs={...}")
@@ -283,10 +285,6 @@ def _require_bools(**flags: Any) -> None:
     for name, value in flags.items():
         if not isinstance(value, bool):
             raise ArgumentTypeError(f"{name} must be True or False, got {value!r}")
-
-
-def _is_storable(obj: Any, registry: Any) -> bool:
-    return any(adapter.handles(obj) for adapter in registry)
 
 
 def _decode_data_refs(record: dict[str, Any]) -> dict[str, Any]:
@@ -310,18 +308,18 @@ def _key_of(record: Mapping[str, Any], versioning_on: bool) -> RecordKey:
     return RecordKey.checked(record["schema_ref"], record["data_name"], version)
 
 
-def _complete(record: dict[str, Any], key: RecordKey, *, has_file: bool) -> dict[str, Any]:
+#: fields a staged add does not keep: the key (kept as the event's key), has_file (implied by
+#: the blob) and the fields the store sets
+_NOT_OWN_FIELDS = frozenset(STORE_FIELDS + KEY_FIELDS)
+
+
+def _own_fields(record: dict[str, Any], key: RecordKey, *, has_file: bool) -> dict[str, Any]:
+    """The record's own fields, after checking that its has_file fits what was given."""
     if "has_file" in record and record["has_file"] is not has_file:
         raise ValidationError(
             f"record {key.describe()} says has_file={record['has_file']!r} but "
             f"{'a data object' if has_file else 'a metadata-only dict'} was given")
-    clean = {k: v for k, v in record.items() if k not in STORE_FIELDS}
-    return {**clean, "schema_ref": key.schema_ref, "data_name": key.data_name,
-            "version_timestamp": key.version_timestamp, "has_file": has_file}
-
-
-def _without_keys(record: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in record.items() if k not in KEY_FIELDS}
+    return {k: v for k, v in record.items() if k not in _NOT_OWN_FIELDS}
 
 
 def _datetime_arg(value: Any) -> Any:

@@ -102,7 +102,7 @@ def _json_default(value: Any) -> Any:
         tag = {DATE_TAG: to_epoch_ms(value)}
         _LAST_DATE[0] = (value, tag)
         return tag
-    if kind is MappingProxyType:
+    if kind is MappingProxyType:  # read-only mappings of user projectors' documents
         return dict(value)
     if isinstance(value, datetime):
         return {DATE_TAG: to_epoch_ms(value)}

@@ -15,8 +15,26 @@ import attrs
 from signalstore_es.domain.keys import RecordKey
 
 
+class FrozenDict(dict):  # type: ignore[type-arg]
+    """A dict that refuses changes: an event's record and model are facts.
+
+    A dict subclass rather than a ``MappingProxyType`` because encoders (orjson, BSON, the
+    stdlib ``json``) write dicts natively, while a proxy has to be copied for each of the
+    three encodings every event goes through (hash, log, view)."""
+
+    __slots__ = ()
+
+    def _refuse(self, *_args: Any, **_kwargs: Any) -> Any:
+        raise TypeError("an event's fields are read-only: copy it (dict(...)) to change it")
+
+    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _refuse
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickle and deepcopy would call __setitem__
+        return (FrozenDict, (dict(self),))
+
+
 def _read_only(value: Mapping[str, Any]) -> Mapping[str, Any]:
-    return MappingProxyType(dict(value))
+    return FrozenDict(value)
 
 
 @attrs.frozen(kw_only=True)

@@ -59,7 +59,7 @@ def check_version_timestamp(value: Any) -> VersionTimestamp:
     return truncate_to_ms(require_aware(value, argument="version_timestamp"))
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, cache_hash=True)  # a dict key of every staged add and view lookup
 class RecordKey:
     """The identity of a record: ``(schema_ref, data_name, version_timestamp)``."""
 

@@ -63,6 +63,118 @@ def normalize_document(document: Mapping[Any, Any], *, where: str) -> dict[str, 
         For a value a record cannot hold (see the module docstring), a bad field name, nesting
         deeper than :data:`MAX_DEPTH`, or more than :data:`MAX_RECORD_BYTES` in all.
     """
+    if type(document) is dict:
+        try:
+            return _copied_plain_document(document)
+        except _NotPlain:
+            pass  # the full walk below normalizes it, or explains what is wrong and where
+    return _normalized_document(document, where)
+
+
+# -- the fast path: documents that are already plain ----------------------------------------------
+#
+# Most records arrive as dicts of str, int, float, bool and None (JSON-like). For those,
+# normalizing is a checked deep copy; this path does it without building the ``where`` text of
+# every value (the full walk's main cost). Anything else, including every invalid value, makes
+# it give up, and the full walk runs from the start: same result, same error messages.
+
+
+class _NotPlain(Exception):
+    """The document needs the full walk (an unusual type, or something to refuse)."""
+
+
+_PLAIN_SCALARS = frozenset({bool, type(None)})
+
+
+def _copied_plain_document(document: dict[Any, Any]) -> dict[str, Any]:
+    size = [_CONTAINER_BYTES]
+    copy = _copied_plain_mapping(document, 1, size)
+    if size[0] > MAX_RECORD_BYTES:
+        raise _NotPlain
+    return copy
+
+
+def _copied_plain_mapping(mapping: dict[Any, Any], depth: int, size: list[int]) -> dict[str, Any]:
+    copy: dict[str, Any] = {}
+    total = 0
+    for name, value in mapping.items():
+        name_bytes = _PLAIN_NAME_BYTES.get(name) if type(name) is str else None
+        if name_bytes is None:
+            name_bytes = _plain_name_bytes(name)
+        kind = type(value)
+        if kind is str:
+            total += name_bytes + _STRING_BYTES + (len(value) if value.isascii() else _plain_utf8_length(value))
+        elif kind is int:
+            if not _INT64[0] <= value <= _INT64[1]:
+                raise _NotPlain
+            total += name_bytes + 8
+        elif kind is float:
+            if not math.isfinite(value):
+                raise _NotPlain
+            total += name_bytes + 8
+        elif kind in _PLAIN_SCALARS:
+            total += name_bytes + 1
+        else:
+            total += name_bytes
+            value = _copied_plain_container(value, kind, depth, size)
+        copy[name] = value
+    size[0] += total
+    return copy
+
+
+#: field name -> its BSON bytes besides the value, for names already found plain (records of
+#: one model repeat the same few names); cleared when full
+_PLAIN_NAME_BYTES: dict[str, int] = {}
+
+
+def _plain_name_bytes(name: Any) -> int:
+    if type(name) is not str or not name or name[0] == "$" or "." in name or "\x00" in name \
+            or not name.isascii():
+        raise _NotPlain
+    if len(_PLAIN_NAME_BYTES) >= 4096:
+        _PLAIN_NAME_BYTES.clear()
+    _PLAIN_NAME_BYTES[name] = found = _ELEMENT_BYTES + len(name)
+    return found
+
+
+def _copied_plain_container(value: Any, kind: type, depth: int, size: list[int]) -> Any:
+    if depth >= MAX_DEPTH:
+        raise _NotPlain
+    if kind is dict:
+        size[0] += _CONTAINER_BYTES
+        return _copied_plain_mapping(value, depth + 1, size)
+    if kind is not list:
+        raise _NotPlain
+    size[0] += _CONTAINER_BYTES + _ELEMENT_BYTES * len(value) + _index_name_bytes(len(value))
+    copy = []
+    for item in value:
+        item_kind = type(item)
+        if item_kind is str:
+            size[0] += _STRING_BYTES + _plain_utf8_length(item)
+        elif item_kind is int or item_kind is float or item_kind in _PLAIN_SCALARS:
+            if item_kind is int and not _INT64[0] <= item <= _INT64[1] or \
+                    item_kind is float and not math.isfinite(item):
+                raise _NotPlain
+            size[0] += 1 if item_kind in _PLAIN_SCALARS else 8
+        else:
+            item = _copied_plain_container(item, item_kind, depth + 1, size)
+        copy.append(item)
+    return copy
+
+
+def _plain_utf8_length(text: str) -> int:
+    if text.isascii():
+        return len(text)
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError:  # a lone surrogate: the full walk names it
+        raise _NotPlain from None
+
+
+# -- the full walk ----------------------------------------------------------------------------------
+
+
+def _normalized_document(document: Any, where: str) -> dict[str, Any]:
     if not isinstance(document, Mapping):
         raise ValidationError(f"{where} must be a mapping, got {type(document).__name__}")
     size = _Size()

@@ -37,6 +37,10 @@ class DataAdapter(abc.ABC):
     extension: str
     #: True if the blob is a directory tree (published with a completion marker)
     is_directory: bool = False
+    #: The types :meth:`handles` can accept, if known: the registry then never asks this
+    #: adapter about objects of other types (``add`` of a plain dict asks only adapters that
+    #: may store mappings). None: ask about every object.
+    object_types: tuple[type, ...] | None = None
 
     @abc.abstractmethod
     def handles(self, obj: Any) -> bool:

@@ -230,3 +230,34 @@ def test_plugin_taking_a_built_in_name_raises_configuration_error(tmp_path: Path
 
 def test_registry_without_plugins_holds_only_what_it_is_given() -> None:
     assert AdapterRegistry([RawBytesAdapter()]).names() == ("example.bytes.raw",)
+
+
+class _DictCounter(RawBytesAdapter):
+    """Stores dicts tagged ``{"blob": True}``; counts the objects it was asked about."""
+
+    name = "example.dict.counter"
+
+    def __init__(self, object_types: Any) -> None:
+        self.object_types = object_types
+        self.asked: list[type] = []
+
+    def handles(self, obj: Any) -> bool:
+        self.asked.append(type(obj))
+        return isinstance(obj, dict) and obj.get("blob") is True
+
+
+def test_registry_asks_only_adapters_whose_object_types_allow_the_object() -> None:
+    registry = AdapterRegistry([NumpyAdapter(), _DictCounter(object_types=(bytes,))])
+    assert not registry.stores({"blob": True})
+    assert registry.stores(np.zeros(2))
+    assert registry.by_name("example.dict.counter").asked == []  # never asked: its types rule both out
+
+
+def test_registry_asks_an_adapter_without_object_types_about_everything() -> None:
+    counter = _DictCounter(object_types=None)
+    registry = AdapterRegistry([NumpyAdapter(), counter])
+    assert registry.stores({"blob": True}) and not registry.stores({"blob": False})
+    assert registry.for_object({"blob": True}) is counter
+    assert counter.asked == [dict, dict, dict]
+    registry.register(_DictCounter(object_types=(bytes,)))  # re-registration: asked no more
+    assert not registry.stores({"blob": True})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime, timedelta, timezone
 
@@ -11,11 +12,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from signalstore_es.domain.codec import BSON_CODEC, JSON_CODEC
+from signalstore_es.domain.codec import BSON_CODEC, JSON_CODEC, event_canonical_json
 from signalstore_es.domain.commits import Footprint, commit_hash
 from signalstore_es.domain.events import BlobPurged, DomainModelAdded, RecordAdded, RecordRemoved
 from signalstore_es.domain.keys import RecordKey, check_data_name, check_schema_name
-from signalstore_es.domain.values import normalize_document
+from signalstore_es.domain.values import MAX_DEPTH, normalize_document, normalize_value
 from signalstore_es.errors import ArgumentTypeError, ValidationError
 from signalstore_es.testing.contracts import chain, record_added
 
@@ -86,10 +87,65 @@ record_values = st.recursive(
 )
 
 
+any_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**65), 2**65) | st.floats() | st.text()
+    | st.sampled_from(["\ud800", "µV", "x\x00y"]) | st.builds(np.int16, st.integers(-5, 5))
+    | st.datetimes() | st.datetimes(timezones=st.just(UTC)),
+    lambda children: st.lists(children, max_size=3) | st.tuples(children)
+    | st.dictionaries(st.text(max_size=4) | st.sampled_from(["$x", "a.b", "ü", 1]), children, max_size=3),
+    max_leaves=12,
+)
+
+
+def _outcome(normalize, document):
+    try:
+        return "ok", normalize()
+    except ValidationError as err:
+        return "refused", str(err)
+
+
+@given(st.dictionaries(st.text(max_size=4) | st.sampled_from(["$x", "a.b", "µ"]), any_values, max_size=5))
+def test_normalizing_a_document_agrees_with_normalizing_it_as_a_value(document):
+    """normalize_document takes a shortcut for plain documents; it must give the very result,
+    or the very error, of the value-by-value walk."""
+    whole = _outcome(lambda: normalize_document(document, where="record"), document)
+    walked = _outcome(lambda: normalize_value(document, where="record"), document)
+    assert whole == walked
+    if whole[0] == "ok":
+        assert repr(whole[1]) == repr(walked[1])  # same types too (1 vs 1.0 vs True)
+
+
+def test_a_document_nested_exactly_to_the_limit_is_accepted_and_one_deeper_is_not():
+    def nested(levels):
+        document = node = {}
+        for _ in range(levels - 1):
+            node["x"] = {}
+            node = node["x"]
+        node["leaf"] = [1]
+        return document
+
+    assert normalize_document(nested(MAX_DEPTH - 1), where="record") == normalize_value(
+        nested(MAX_DEPTH - 1), where="record")
+    with pytest.raises(ValidationError, match="nested deeper"):
+        normalize_document(nested(MAX_DEPTH), where="record")
+
+
 @given(st.dictionaries(st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True), record_values, max_size=5))
 def test_events_round_trip_through_both_codecs(record):
     event = RecordAdded(key=RecordKey(schema_ref="session", data_name="s1"), record=record)
     assert [c.event_from_document(c.event_to_document(event)) for c in (JSON_CODEC, BSON_CODEC)] == [event, event]
+
+
+@given(st.lists(st.dictionaries(st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True), record_values,
+                                max_size=5), min_size=1, max_size=3))
+def test_a_sealed_commit_keeps_the_canonical_text_of_each_event_it_hashed(records):
+    events = tuple(RecordAdded(key=RecordKey(schema_ref="session", data_name=f"s{i}"), record=r)
+                   for i, r in enumerate(records))
+    (commit,) = chain(events)
+    assert commit.event_texts == tuple(event_canonical_json(e) for e in events)
+    assert [json.loads(t) for t in commit.event_texts] == [JSON_CODEC.event_to_document(e) for e in events]
+    assert commit_hash(attrs.evolve(commit, event_texts=None)) == commit.hash
+    assert attrs.evolve(commit, event_texts=None) == commit  # the texts are not part of its identity
 
 
 def test_commits_are_hash_chained():
@@ -127,3 +183,17 @@ def test_removing_different_records_does_not_clash():
     a = RecordRemoved(key=RecordKey(schema_ref="session", data_name="a"), generation=1)
     b = RecordRemoved(key=RecordKey(schema_ref="session", data_name="b"), generation=1)
     assert Footprint.of([a]).clash(Footprint.of([b])) is None
+
+
+def test_an_events_record_is_read_only_and_still_a_plain_json_object():
+    import json
+    import pickle
+
+    event = RecordAdded(key=RecordKey(schema_ref="session", data_name="s1"), record={"a": 1, "b": [2]})
+    for change in (lambda r: r.__setitem__("a", 2), lambda r: r.update(a=2), lambda r: r.pop("a"),
+                   lambda r: r.setdefault("c", 3), lambda r: r.clear(), lambda r: r.__delitem__("a")):
+        with pytest.raises(TypeError, match="read-only"):
+            change(event.record)
+    assert event.record == {"a": 1, "b": [2]} and json.loads(json.dumps(event.record)) == event.record
+    assert pickle.loads(pickle.dumps(event)) == event
+    assert attrs.evolve(event, record={**event.record, "a": 2}).record["a"] == 2

@@ -120,6 +120,8 @@ class DatasetKind:
 
     chunk_bytes: int
 
+    object_types = (xr.Dataset,)
+
     def handles(self, obj: Any) -> bool:
         return isinstance(obj, xr.Dataset)
 

@@ -66,6 +66,8 @@ class NumpyAdapter(DataAdapter):
     def __repr__(self) -> str:
         return f"<NumpyAdapter chunk_bytes={self.chunk_bytes}>"
 
+    object_types = _STORABLE_TYPES
+
     def handles(self, obj: Any) -> bool:
         return type(obj) in _STORABLE_TYPES
 

@@ -74,6 +74,8 @@ class ParquetDataFrameAdapter(DataAdapter):
     def __repr__(self) -> str:
         return "<ParquetDataFrameAdapter>"
 
+    object_types = (pd.DataFrame,)
+
     def handles(self, obj: Any) -> bool:
         return isinstance(obj, pd.DataFrame)
 

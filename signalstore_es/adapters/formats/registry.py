@@ -56,6 +56,8 @@ class AdapterRegistry:
             raise ValidationError(f"default_filetype must be a non-empty str, got {default_filetype!r}")
         self.default_filetype = default_filetype
         self._adapters: dict[str, DataAdapter] = {}
+        #: type -> the adapters that may store objects of that type (see ``object_types``)
+        self._askable: dict[type, tuple[DataAdapter, ...]] = {}
         for adapter in adapters:
             self.register(adapter)
 
@@ -93,6 +95,22 @@ class AdapterRegistry:
                                      "another name", key=adapter.name)
         self._adapters.pop(adapter.name, None)  # re-insert: a re-registration counts as latest
         self._adapters[adapter.name] = adapter
+        self._askable.clear()
+
+    def stores(self, obj: Any) -> bool:
+        """Whether some registered adapter can store ``obj``."""
+        return any(adapter.handles(obj) for adapter in self._askable_about(type(obj)))
+
+    def _askable_about(self, kind: type) -> tuple[DataAdapter, ...]:
+        """The adapters, latest first, whose ``object_types`` do not rule out ``kind``."""
+        found = self._askable.get(kind)
+        if found is None:
+            if len(self._askable) >= 1024:  # types made on the fly must not grow it forever
+                self._askable.clear()
+            found = self._askable[kind] = tuple(
+                a for a in reversed(self._adapters.values())
+                if a.object_types is None or issubclass(kind, a.object_types))
+        return found
 
     def by_name(self, name: str) -> DataAdapter:
         """The adapter that wrote blobs tagged ``name``.
@@ -133,7 +151,7 @@ class AdapterRegistry:
                                     f"format or None, got {type(data_adapter).__name__}")
         if data_adapter in self._adapters:
             return self._explicit(obj, self._adapters[data_adapter])
-        candidates = [a for a in reversed(self._adapters.values()) if a.handles(obj)]
+        candidates = [a for a in self._askable_about(type(obj)) if a.handles(obj)]
         wanted = data_adapter or self.default_filetype
         preferred = [a for a in candidates if a.file_format == wanted]
         if preferred or data_adapter is not None:

@@ -86,6 +86,8 @@ class SafetensorsAdapter(DataAdapter):
     def __repr__(self) -> str:
         return "<SafetensorsAdapter>"
 
+    object_types = (Mapping,)
+
     def handles(self, obj: Any) -> bool:
         """True for a non-empty mapping of str to torch tensors (False if torch is missing)."""
         if not isinstance(obj, Mapping) or not obj:

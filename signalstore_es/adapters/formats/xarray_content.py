@@ -346,6 +346,8 @@ class DataArrayKind:
 
     chunk_bytes: int
 
+    object_types = (xr.DataArray,)
+
     def handles(self, obj: Any) -> bool:
         return isinstance(obj, xr.DataArray)
 
