@@ -15,6 +15,7 @@ Rows (``--backend sqlite``, the default):
 
 ==  =============================================================  ========================
 1   add+commit a 256 MB float64 DataArray as netCDF                 <= 1.3x ``to_netcdf``
+1n  the same with ``durability="normal"`` (no fsync, as the baseline) <= 1.3x ``to_netcdf``
 2   the same as Zarr (``default_filetype="zarr"``)                  <= 1.15x ``to_zarr``
 3   ``get`` of the array of row 1, loaded                           <= 1.1x ``open_dataarray().load()``
 4   add the same content under a new name (dedup)                   <= 0.25x row 1
@@ -56,7 +57,7 @@ for entry in (REPO, HERE):  # the library and the bench_* helpers, however the s
 
 from bench_common import FULL, QUICK, MB, ProfileRequest, Row, Sizes, Workspace, human_time, log, median  # noqa: E402
 
-ALL_ROWS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10")
+ALL_ROWS = ("1", "1n", "2", "3", "4", "5", "6", "7", "8", "9", "10")
 MONGO_ROWS = ("11.5", "11.6", "11.7")
 
 
@@ -215,7 +216,7 @@ def run_rows(args: argparse.Namespace, sizes: Sizes, work: Workspace, profile: P
     import bench_arrays  # noqa: PLC0415
     import bench_records  # noqa: PLC0415
 
-    if want("1", "3", "4"):
+    if want("1", "1n", "3", "4"):
         rows += bench_arrays.netcdf_rows(sizes, work, profile)
     if want("2"):
         rows += bench_arrays.zarr_row(sizes, work, profile)

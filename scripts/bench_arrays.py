@@ -56,8 +56,8 @@ def prefault(n_bytes: int) -> None:
     del scratch
 
 
-def new_store(root: str, filetype: str) -> UnitOfWorkProvider:
-    provider = UnitOfWorkProvider.embedded(root, default_filetype=filetype)
+def new_store(root: str, filetype: str, durability: str = "full") -> UnitOfWorkProvider:
+    provider = UnitOfWorkProvider.embedded(root, default_filetype=filetype, durability=durability)
     with provider(PROJECT) as uow:
         for model in vocabulary.all_models():
             uow.domain_models.add(model)
@@ -93,6 +93,20 @@ def netcdf_rows(sizes: Sizes, work: Workspace, profile: ProfileRequest) -> list[
         finally:
             provider.close()
             work.remove(root)
+        store_without_fsync(timed)
+
+    def store_without_fsync(timed: Timings) -> None:
+        """Row 1n: row 1 with ``durability="normal"``, which, like the baseline, does not fsync."""
+        root = work.fresh("nc-store-normal")
+        provider = new_store(root, "netcdf", durability="normal")
+        try:
+            with provider(PROJECT) as uow:
+                with timed("1n"):
+                    uow.data.add(with_record(data, "unit-a"))
+                    uow.commit()
+        finally:
+            provider.close()
+            work.remove(root)
 
     def baseline(timed: Timings, rep: int) -> None:
         root = work.fresh("nc-raw")
@@ -114,6 +128,7 @@ def netcdf_rows(sizes: Sizes, work: Workspace, profile: ProfileRequest) -> list[
     store_t, base_t = interleaved(sizes.array_reps, store, baseline)
     profile.run(store, profile.wants("1", "3", "4"))
     write, dedup, read = median(store_t["1"]), median(store_t["4"]), median(store_t["3"])
+    write_unsynced = median(store_t["1n"])
     raw_write, raw_read = median(base_t["1"]), median(base_t["3"])
     # the store fsyncs before it commits, the baseline does not: also compare with raw + fsync
     raw_synced = median([w + f for w, f in zip(base_t["1"], base_t["fsync"], strict=True)])
@@ -129,6 +144,11 @@ def netcdf_rows(sizes: Sizes, work: Workspace, profile: ProfileRequest) -> list[
                    "raw_MB_per_s": data.nbytes / MB / raw_write,
                    "raw_plus_fsync_s": raw_synced, "ratio_vs_raw_plus_fsync": write / raw_synced,
                    "ratio_of_fastest": min(store_t["1"]) / min(base_t["1"])}),
+        Row("1n", "same, durability='normal' (no fsync)", size, write_unsynced, raw_write,
+            [Check("store/raw time", write_unsynced / raw_write, "<=", 1.3)],
+            baseline="DataArray.to_netcdf(engine='netcdf4'), no fsync", reps=sizes.array_reps,
+            extra={"store_samples_s": store_t["1n"], "store_MB_per_s": data.nbytes / MB / write_unsynced,
+                   "ratio_of_fastest": min(store_t["1n"]) / min(base_t["1"])}),
         Row("3", "get DataArray, loaded (netCDF)", size, read, raw_read,
             [Check("store/raw time", read / raw_read, "<=", 1.1)],
             baseline="xr.open_dataarray(raw).load()", reps=sizes.array_reps,

@@ -40,13 +40,15 @@ class UnitOfWorkProvider:
     ``UnitOfWorkProvider(mongo_client=..., filesystem=..., memory_store=...)`` keeps the log
     and views in MongoDB (database = project) and blobs on ``filesystem``;
     :meth:`embedded` needs no server. ``actor`` defaults to ``$SIGNALSTORE_ACTOR``, then the
-    OS user.
+    OS user. ``durable_blobs=False`` skips fsyncing blobs before commits (they then survive an
+    application crash, not a power loss).
     """
 
     def __init__(self, mongo_client: Any = None, filesystem: Any = None,
                  memory_store: Optional[MutableMapping[Any, Any]] = None,
                  default_filetype: str = "netcdf", *, actor: Optional[str] = None,
-                 backend_factory: Optional[Callable[[str], StorageBackend]] = None) -> None:
+                 backend_factory: Optional[Callable[[str], StorageBackend]] = None,
+                 durable_blobs: bool = True) -> None:
         if backend_factory is None:
             if mongo_client is None:
                 raise ConfigurationError("pass mongo_client=MongoClient(...), or use "
@@ -64,6 +66,7 @@ class UnitOfWorkProvider:
         self._backends: dict[str, StorageBackend] = {}
         self._projectors: list[Projector] = list(BUILTIN_PROJECTORS)
         self._registry = _registry(default_filetype)
+        self._durable_blobs = durable_blobs
 
     @classmethod
     def embedded(cls, root: str | os.PathLike[str], *, filesystem: Any = None,
@@ -71,7 +74,11 @@ class UnitOfWorkProvider:
                  durability: str = "full") -> UnitOfWorkProvider:
         """A provider whose log is an SQLite file per project under ``root``.
 
-        Blobs go to ``filesystem`` (default: local files under ``root``).
+        Blobs go to ``filesystem`` (default: local files under ``root``). ``durability="full"``
+        (the default): an acknowledged commit and its blobs survive a power loss (SQLite
+        ``synchronous=FULL``, blobs fsync'ed before the commit). ``"normal"``: they survive
+        an application crash only (``synchronous=NORMAL``, blobs not fsync'ed), for scratch
+        stores and for data that can be recomputed.
         """
         from signalstore_es.adapters.sqlite import SqliteBackend
 
@@ -84,7 +91,7 @@ class UnitOfWorkProvider:
                                  durability=durability)
 
         return cls(filesystem=filesystem, default_filetype=default_filetype, actor=actor,
-                   backend_factory=factory)
+                   backend_factory=factory, durable_blobs=durability != "normal")
 
     def __repr__(self) -> str:
         return f"<UnitOfWorkProvider actor={self.actor!r} default_filetype={self.default_filetype!r}>"
@@ -158,7 +165,7 @@ class UnitOfWorkProvider:
     def _blob_store(self, project_name: str) -> Any:
         from signalstore_es.adapters.fsspec import FsspecBlobStore
 
-        return FsspecBlobStore(self._filesystem, check_project_name(project_name))
+        return FsspecBlobStore(self._filesystem, check_project_name(project_name), durable=self._durable_blobs)
 
     def _backend(self, project_name: str) -> StorageBackend:
         check_project_name(project_name)

@@ -14,7 +14,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "bench.py"
-ROWS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"]
+ROWS = ["1", "1n", "2", "3", "4", "5", "6", "7", "8", "9", "10"]
 
 
 def _is_number(value: object) -> bool:

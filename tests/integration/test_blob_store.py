@@ -466,3 +466,39 @@ def test_put_after_delete_stores_the_blob_again(fs: Any, project: str, adapter: 
     store.delete(written.address, adapter.extension)
     store.put(sample(), adapter)
     assert store.exists(written.address, adapter.extension)
+
+
+@pytest.mark.parametrize("durable", [True, False], ids=["durable", "not-durable"])
+def test_a_blob_is_fsynced_before_publishing_only_when_durable(
+        tmp_path: Any, project: str, adapter: Any, durable: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    store = FsspecBlobStore(DirFileSystem(str(tmp_path), LocalFileSystem()), project, durable=durable)
+    written = store.put(sample(), adapter)
+    assert bool(synced) is durable
+    assert written.file_digest == store.file_digest(written.address, adapter.extension)
+    assert store.get(written.address, adapter.extension, adapter).equals(sample().drop_attrs())
+
+
+@pytest.mark.parametrize("durability", ["full", "normal"])
+def test_the_embedded_stores_durability_decides_whether_blobs_are_fsynced(
+        tmp_path: Any, durability: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from signalstore_es import UnitOfWorkProvider
+    from signalstore_es.testing import vocabulary
+
+    provider = UnitOfWorkProvider.embedded(tmp_path, durability=durability)
+    with provider("lab") as uow:
+        for model in vocabulary.all_models():
+            uow.domain_models.add(model)
+        uow.commit()
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    with provider("lab") as uow:
+        uow.data.add(xr.DataArray(np.arange(4.0), dims=["spike_idx"],
+                                  attrs=vocabulary.spike_times_attrs("unit1", n_spikes=4)))
+        uow.commit()
+        assert uow.data.get("spike_times", "unit1").values.tolist() == [0.0, 1.0, 2.0, 3.0]
+    provider.close()
+    assert bool(synced) is (durability == "full")

@@ -96,13 +96,17 @@ def local_path(fs: fsspec.AbstractFileSystem, path: str) -> str | None:
 class FsspecBlobStore:
     """The :class:`~signalstore_es.ports.BlobStore` of one project on an fsspec filesystem."""
 
-    def __init__(self, fs: fsspec.AbstractFileSystem, project: str) -> None:
+    def __init__(self, fs: fsspec.AbstractFileSystem, project: str, *, durable: bool = True) -> None:
+        """``durable=False`` skips the fsyncs that make a blob survive a power loss (not an
+        application crash, which leaves written bytes in the OS page cache): the blob-side
+        match of the embedded backend's ``durability="normal"``."""
         parts = project.split("/") if isinstance(project, str) else [""]
         if any(part in ("", ".", "..") for part in parts):
             raise ValidationError(f"project {project!r} cannot be a blob directory: use a "
                                   "non-empty name without '.', '..' or empty path segments")
         self._fs = fs
         self.project = project
+        self._durable = durable
         self.root = f"{project}/blobs/{ADDRESS_ALGORITHM}"
 
     def __repr__(self) -> str:
@@ -207,9 +211,10 @@ class FsspecBlobStore:
         (None: compute it from ``path``)."""
         local_tmp, local_final = local_path(self._fs, tmp), local_path(self._fs, path)
         if local_tmp is not None and local_final is not None:
-            digest = sync_and_digest(local_tmp, is_directory)  # fsync and digest overlap
+            # fsync and digest overlap; without durability the digest alone
+            digest = sync_and_digest(local_tmp, is_directory) if self._durable else local_digest(local_tmp)
             publish = publish_local_tree if is_directory else publish_local_file
-            if not publish(local_tmp, local_final, synced=True):
+            if not publish(local_tmp, local_final, synced=True, durable=self._durable):
                 return None  # another writer's bytes are there: digest those
             DIGESTS.remember(local_final, digest)
             return digest

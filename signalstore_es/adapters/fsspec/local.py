@@ -19,12 +19,13 @@ _NO_HARD_LINKS = (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, err
 _FSYNC_THREADS = 4  #: a tree's files are fsync'ed a few at a time, so the disk queue stays full
 
 
-def publish_local_file(tmp: str, final: str, *, synced: bool = False) -> bool:
+def publish_local_file(tmp: str, final: str, *, synced: bool = False, durable: bool = True) -> bool:
     """Move the file ``tmp`` to ``final`` unless a blob is there; ``synced``: ``tmp`` is fsync'ed.
+    ``durable=False``: no fsync at all (atomic, but only as durable as the page cache).
 
     Returns whether ``final`` now holds ``tmp``'s bytes (False: another writer's were there).
     """
-    if not synced:
+    if durable and not synced:
         fsync(tmp)
     os.makedirs(os.path.dirname(final), exist_ok=True)
     ours = True
@@ -38,17 +39,19 @@ def publish_local_file(tmp: str, final: str, *, synced: bool = False) -> bool:
         os.replace(tmp, final)  # no hard links here: a racing writer's file has the same content
     if os.path.lexists(tmp):
         os.unlink(tmp)
-    fsync(os.path.dirname(final))
+    if durable:
+        fsync(os.path.dirname(final))
     return ours
 
 
-def publish_local_tree(tmp: str, final: str, *, synced: bool = False) -> bool:
+def publish_local_tree(tmp: str, final: str, *, synced: bool = False, durable: bool = True) -> bool:
     """Rename the tree ``tmp`` to ``final``, then write its marker; ``synced``: every file and
-    directory of ``tmp`` is fsync'ed already (see :func:`fsync_tree`).
+    directory of ``tmp`` is fsync'ed already (see :func:`fsync_tree`). ``durable=False``: no
+    fsync at all.
 
     Returns whether ``final`` now holds ``tmp``'s files (False: another writer's tree was there).
     """
-    if not synced:
+    if durable and not synced:
         fsync_tree(tmp)
     os.makedirs(os.path.dirname(final), exist_ok=True)
     ours = True
@@ -59,10 +62,13 @@ def publish_local_tree(tmp: str, final: str, *, synced: bool = False) -> bool:
             raise
         LocalFileSystem().rm(tmp, recursive=True)  # the tree there came whole from a rename
         ours = False
-    fsync(os.path.dirname(final))
+    if durable:
+        fsync(os.path.dirname(final))
     with open(os.path.join(final, MARKER_NAME), "ab") as marker:
-        os.fsync(marker.fileno())
-    fsync(final)
+        if durable:
+            os.fsync(marker.fileno())
+    if durable:
+        fsync(final)
     return ours
 
 
