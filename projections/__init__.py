@@ -7,10 +7,10 @@ returns the row's new document (or ``None`` to delete it). The runner in
 interval ``[from_seq, to_seq)`` (which is what time travel reads) and a per-view checkpoint.
 """
 
-from projections.protocol import EventContext, Projector
-from projections.records import RecordsProjector, record_row_id
 from projections.domain_models import DomainModelsProjector
+from projections.protocol import EventContext, Projector
 from projections.purged_blobs import PurgedBlobsProjector
+from projections.records import RecordsProjector, record_row_id
 from projections.runner import ProjectionRunner, RowPosition, ViewWriter
 
 BUILTIN_PROJECTORS: tuple[Projector, ...] = (

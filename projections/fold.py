@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from projections.protocol import Projector
 from projections.runner import ProjectionRunner, RowPosition
@@ -16,11 +17,11 @@ class InMemoryViews:
         self.rows: dict[str, dict[str, tuple[dict[str, Any], RowPosition]]] = {}
         self.checkpoints: dict[str, int] = {}
 
-    def read_row(self, view: str, row_id: str) -> tuple[Optional[dict[str, Any]], Optional[RowPosition]]:
+    def read_row(self, view: str, row_id: str) -> tuple[dict[str, Any] | None, RowPosition | None]:
         found = self.rows.get(view, {}).get(row_id)
         return (None, None) if found is None else (dict(found[0]), found[1])
 
-    def write_row(self, view: str, row_id: str, document: Optional[dict[str, Any]],
+    def write_row(self, view: str, row_id: str, document: dict[str, Any] | None,
                   position: RowPosition) -> None:
         table = self.rows.setdefault(view, {})
         if document is None:

@@ -47,7 +47,7 @@ import platform
 import subprocess
 import sys
 import time
-from typing import Any, Optional
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -55,13 +55,13 @@ for entry in (REPO, HERE):  # the library and the bench_* helpers, however the s
     if entry not in sys.path:
         sys.path.insert(0, entry)
 
-from bench_common import FULL, QUICK, MB, ProfileRequest, Row, Sizes, Workspace, human_time, log, median  # noqa: E402
+from bench_common import FULL, MB, QUICK, ProfileRequest, Row, Sizes, Workspace, human_time, log, median  # noqa: E402
 
 ALL_ROWS = ("1", "1n", "2", "3", "4", "5", "6", "7", "8", "9", "10")
 MONGO_ROWS = ("11.5", "11.6", "11.7")
 
 
-def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny sizes (CI smoke test, < 2 min)")
@@ -232,7 +232,7 @@ def run_rows(args: argparse.Namespace, sizes: Sizes, work: Workspace, profile: P
     return [r for r in rows if wanted is None or r.id in wanted or r.id.split(".")[-1] in wanted]
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sizes = QUICK if args.quick else FULL
     began = time.perf_counter()

@@ -16,8 +16,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Optional
+from typing import Any
 
 MB = 2**20
 GB = 2**30
@@ -73,7 +74,7 @@ def human_count(n: float, what: str) -> str:
     return f"{n:,.0f} {what}"
 
 
-def human_time(seconds: Optional[float]) -> str:
+def human_time(seconds: float | None) -> str:
     if seconds is None or not math.isfinite(seconds):
         return "-"
     if seconds >= 1:
@@ -164,7 +165,7 @@ class Timings:
     profiled (the profiler runs only inside them; pyinstrument merges the sessions).
     """
 
-    def __init__(self, profilers: Optional[dict[str, Any]] = None) -> None:
+    def __init__(self, profilers: dict[str, Any] | None = None) -> None:
         self.seconds: dict[str, float] = {}
         self.samples: dict[str, list[float]] = {}
         self._profilers = profilers or {}
@@ -269,7 +270,7 @@ NO_PROFILE = ProfileRequest(set(), "")
 class Workspace:
     """A scratch directory on the filesystem under test, removed at the end unless kept."""
 
-    def __init__(self, parent: Optional[str], keep: bool) -> None:
+    def __init__(self, parent: str | None, keep: bool) -> None:
         if parent:
             os.makedirs(parent, exist_ok=True)
         self.root = tempfile.mkdtemp(prefix="signalstore-bench-", dir=parent)

@@ -17,10 +17,8 @@ import random
 import sqlite3
 import time
 import uuid
-from typing import Any, Callable
-
-from eventsourcing.application import Application
-from eventsourcing.domain import Aggregate, event
+from collections.abc import Callable
+from typing import Any
 
 from bench_common import (
     Check,
@@ -36,6 +34,9 @@ from bench_common import (
     percentile,
     settle,
 )
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
+
 from signalstore_es import UnitOfWorkProvider
 from signalstore_es.testing import vocabulary
 

@@ -12,10 +12,22 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time names load on 
     from signalstore_es.api.receipts import CommitReceipt
     from signalstore_es.api.unit_of_work import UnitOfWork
     from signalstore_es.domain.keys import RecordKey
-    from signalstore_es.errors import (AlreadyExistsError, ArgumentTypeError, BackendUnavailableError,
-                                       CommitOutcomeUnknownError, ConcurrencyError, ConfigurationError,
-                                       IntegrityError, NotFoundError, PurgedError, ReadOnlyError,
-                                       SignalStoreError, StorageError, UnitOfWorkStateError, ValidationError)
+    from signalstore_es.errors import (
+        AlreadyExistsError,
+        ArgumentTypeError,
+        BackendUnavailableError,
+        CommitOutcomeUnknownError,
+        ConcurrencyError,
+        ConfigurationError,
+        IntegrityError,
+        NotFoundError,
+        PurgedError,
+        ReadOnlyError,
+        SignalStoreError,
+        StorageError,
+        UnitOfWorkStateError,
+        ValidationError,
+    )
 
 # Public names resolve on first use (PEP 562): importing a submodule such as
 # ``signalstore_es.domain.events`` (as ``projections`` does) must not import the whole API,

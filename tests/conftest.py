@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import os
 import uuid
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import fsspec
 import numpy as np
 import pytest
-from hypothesis import settings
 import xarray as xr
 from fsspec.implementations.dirfs import DirFileSystem
+from hypothesis import settings
 
 from signalstore_es import UnitOfWorkProvider
 from signalstore_es.testing import vocabulary as vocab

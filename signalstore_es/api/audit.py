@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any, Iterator, Optional
+from typing import Any
 
 from signalstore_es.api.context import WorkContext
 from signalstore_es.domain.codec import BSON_CODEC
@@ -20,8 +21,8 @@ def commit_entry(commit: Commit) -> dict[str, Any]:
             "events": [BSON_CODEC.event_to_document(e) for e in commit.events]}
 
 
-def read_log(context: WorkContext, since: Any = None, until: Any = None, actor: Optional[str] = None,
-             limit: Optional[int] = None) -> list[dict[str, Any]]:
+def read_log(context: WorkContext, since: Any = None, until: Any = None, actor: str | None = None,
+             limit: int | None = None) -> list[dict[str, Any]]:
     """Commits with ``since <= seq/instant <= until``, optionally by one actor, oldest first."""
     after = _bound(context, since, "since", lower=True)
     upto = _bound(context, until, "until", lower=False)
@@ -38,7 +39,7 @@ def read_log(context: WorkContext, since: Any = None, until: Any = None, actor: 
     return entries
 
 
-def _bound(context: WorkContext, value: Any, name: str, *, lower: bool) -> Optional[int]:
+def _bound(context: WorkContext, value: Any, name: str, *, lower: bool) -> int | None:
     """A seq bound for read_commits: ``after`` (exclusive) or ``upto`` (inclusive)."""
     if value is None:
         return 0 if lower else None
@@ -70,7 +71,7 @@ def _history_entries(context: WorkContext, schema_ref: str, data_name: str,
                 yield _history_entry(commit, event, key)
 
 
-def _matches(key: Optional[RecordKey], schema_ref: str, data_name: str, version: Any) -> bool:
+def _matches(key: RecordKey | None, schema_ref: str, data_name: str, version: Any) -> bool:
     if key is None or (key.schema_ref, key.data_name) != (schema_ref, data_name):
         return False
     return version is None or key.version_timestamp == version

@@ -16,7 +16,6 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import timedelta
-from typing import Optional
 
 import attrs
 
@@ -48,9 +47,9 @@ class Committer:
     actor: str
     base_seq: int  #: the head this unit of work's reads and validation were based on
     #: the project's blobs; without them the batch's blobs are not refreshed before appending
-    blobs: Optional[BlobStore] = None
+    blobs: BlobStore | None = None
 
-    def commit(self, staging: Staging, message: Optional[str]) -> CommitReceipt:
+    def commit(self, staging: Staging, message: str | None) -> CommitReceipt:
         self._keep_blobs_alive(staging)
         commit_id = str(uuid.uuid4())
         unavailable = 0
@@ -104,7 +103,7 @@ class Committer:
         self.base_seq = max(self.base_seq, commit.seq)
         return CommitReceipt.of(commit)
 
-    def _seal(self, staging: Staging, head: Head, commit_id: str, message: Optional[str]) -> Commit:
+    def _seal(self, staging: Staging, head: Head, commit_id: str, message: str | None) -> Commit:
         committed_at = utc_now_ms()
         if head.committed_at is not None and committed_at <= head.committed_at:
             # keep committed_at strictly increasing with seq, so time travel by instant

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional
+from typing import Any
 
 import attrs
 
@@ -26,7 +26,7 @@ class WorkContext:
     registry: Any  #: signalstore_es.adapters.formats.registry.AdapterRegistry
     committer: Committer
     staging: Staging = attrs.field(factory=Staging)
-    as_of: Optional[int] = None  #: set on read-only time-travel views
+    as_of: int | None = None  #: set on read-only time-travel views
 
     def log_context(self) -> dict[str, Any]:
         return {"project": self.project, "actor": self.actor}
@@ -68,7 +68,7 @@ class CallLog:
         """Whether this module's lines are emitted (build costly fields only then)."""
         return self._stdlib.isEnabledFor(logging.INFO)
 
-    def call(self, operation: str, context: Optional[WorkContext] = None, **fields: Any) -> Any:
+    def call(self, operation: str, context: WorkContext | None = None, **fields: Any) -> Any:
         if not self._stdlib.isEnabledFor(logging.INFO):
             return _QUIET
         if context is not None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from signalstore_es.api import records as rows
 from signalstore_es.api.audit import record_history
@@ -35,7 +36,7 @@ class DataRepository:
 
     # -- writes ------------------------------------------------------------------------------
     def add(self, obj: Any, versioning_on: bool = False, data_adapter: Any = None,
-            attrs: Optional[Mapping[str, Any]] = None) -> RecordKey:
+            attrs: Mapping[str, Any] | None = None) -> RecordKey:
         """Validate and stage a record (a dict) or a data object (its ``attrs`` are the record).
 
         The object's data are written to a content-addressed blob now; the record is stored
@@ -122,7 +123,7 @@ class DataRepository:
 
     # -- reads -------------------------------------------------------------------------------
     def get(self, schema_ref: str, data_name: str, version_timestamp: Any = 0,
-            nth_most_recent: Optional[int] = None, as_of: Any = None, lazy: bool = False,
+            nth_most_recent: int | None = None, as_of: Any = None, lazy: bool = False,
             verify: bool = False) -> Any:
         """The live data object (data with the record's attrs) or metadata-only record.
 
@@ -147,9 +148,9 @@ class DataRepository:
         with calls.call("data.exists", self._context, key=key.describe(), as_of=as_of):
             return _live(context_at(self._context, as_of), key) is not None
 
-    def find(self, filter: Optional[Mapping[str, Any]] = None,
-             projection: Optional[Mapping[str, Any]] = None,
-             sort: Optional[Sequence[Any]] = None, limit: Optional[int] = None,
+    def find(self, filter: Mapping[str, Any] | None = None,
+             projection: Mapping[str, Any] | None = None,
+             sort: Sequence[Any] | None = None, limit: int | None = None,
              get_data: bool = False, as_of: Any = None, lazy: bool = False) -> list[Any]:
         """Live committed records matching a MongoDB-syntax ``filter``.
 
@@ -194,7 +195,7 @@ class DataRepository:
 
     # -- helpers -----------------------------------------------------------------------------
     def _find_row(self, context: WorkContext, schema_ref: Any, data_name: Any, version_timestamp: Any,
-                  nth_most_recent: Optional[int]) -> Optional[dict[str, Any]]:
+                  nth_most_recent: int | None) -> dict[str, Any] | None:
         if nth_most_recent is None:
             return _live(context, RecordKey.checked(schema_ref, data_name, version_timestamp))
         if isinstance(nth_most_recent, bool) or not isinstance(nth_most_recent, int):
@@ -236,7 +237,7 @@ def _versions(context: WorkContext, schema_ref: str, data_name: str) -> list[dic
     return sorted(staged + committed, key=rows.version_order, reverse=True)
 
 
-def _live_generation(context: WorkContext, key: RecordKey) -> Optional[Generation]:
+def _live_generation(context: WorkContext, key: RecordKey) -> Generation | None:
     """The live generation of ``key``, seen through what this unit of work has staged."""
     if key in context.staging.live:
         return context.staging.live[key]
@@ -244,17 +245,17 @@ def _live_generation(context: WorkContext, key: RecordKey) -> Optional[Generatio
     return None if row is None else Generation(row=row, generation=rows.generation_of(row))
 
 
-def _live(context: WorkContext, key: RecordKey) -> Optional[dict[str, Any]]:
+def _live(context: WorkContext, key: RecordKey) -> dict[str, Any] | None:
     found = _live_generation(context, key)
     return None if found is None else found.row
 
 
-def _newest_committed_removal(context: WorkContext, key: RecordKey) -> Optional[Generation]:
+def _newest_committed_removal(context: WorkContext, key: RecordKey) -> Generation | None:
     removed = rows.removed_rows(context, key)
     return Generation(row=removed[0], generation=rows.generation_of(removed[0])) if removed else None
 
 
-def _split(obj: Any, data_adapter: Any, attrs: Optional[Mapping[str, Any]],
+def _split(obj: Any, data_adapter: Any, attrs: Mapping[str, Any] | None,
            registry: Any) -> tuple[Any, Mapping[str, Any]]:
     """(payload or None, record source) of an object given to ``add``.
 

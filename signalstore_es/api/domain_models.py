@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from signalstore_es.api.context import CallLog, WorkContext, public_view
 from signalstore_es.api.time_travel import context_at, require_writable
@@ -23,13 +24,13 @@ class DomainModelRepository:
     """Models are validated against SignalStore's meta-schema rules when added."""
 
     def __init__(self, context: WorkContext,
-                 cache: Optional[dict[str, Optional[dict[str, Any]]]] = None) -> None:
+                 cache: dict[str, dict[str, Any] | None] | None = None) -> None:
         self._context = context
         #: committed models by name (None: no live model), as of the unit of work's base seq;
         #: the unit of work keeps it across its commits (see ``UnitOfWork.commit``)
-        self._cache: dict[str, Optional[dict[str, Any]]] = {} if cache is None else cache
+        self._cache: dict[str, dict[str, Any] | None] = {} if cache is None else cache
 
-    def get(self, schema_name: str, as_of: Any = None) -> Optional[dict[str, Any]]:
+    def get(self, schema_name: str, as_of: Any = None) -> dict[str, Any] | None:
         """The live model named ``schema_name`` (now, or ``as_of`` a seq or instant), or None."""
         check_schema_name(schema_name)
         with calls.call("domain_models.get", self._context, schema_name=schema_name, as_of=as_of):
@@ -43,8 +44,8 @@ class DomainModelRepository:
         with calls.call("domain_models.exists", self._context, schema_name=schema_name):
             return self._lookup(schema_name) is not None
 
-    def find(self, filter: Optional[Mapping[str, Any]] = None,
-             projection: Optional[Mapping[str, Any]] = None, as_of: Any = None) -> list[dict[str, Any]]:
+    def find(self, filter: Mapping[str, Any] | None = None,
+             projection: Mapping[str, Any] | None = None, as_of: Any = None) -> list[dict[str, Any]]:
         """Live committed models matching a MongoDB-syntax ``filter`` (now, or ``as_of``)."""
         checked = check_filter(filter)
         with calls.call("domain_models.find", self._context, as_of=as_of) as extra:
@@ -96,7 +97,7 @@ class DomainModelRepository:
             self._context.staging.stage(DomainModelRemoved(schema_name=schema_name))
             self._context.staging.models[schema_name] = None
 
-    def lookup(self, schema_name: str) -> Optional[dict[str, Any]]:
+    def lookup(self, schema_name: str) -> dict[str, Any] | None:
         """The model validation should use (staged or committed), without logging.
 
         Staged models first, then committed ones (cached: validation asks per property; a
@@ -113,7 +114,7 @@ class DomainModelRepository:
     _lookup = lookup
 
 
-def _committed_model(context: WorkContext, schema_name: str) -> Optional[dict[str, Any]]:
+def _committed_model(context: WorkContext, schema_name: str) -> dict[str, Any] | None:
     rows = context.backend.find_rows(VIEW, {"schema_name": schema_name, **_LIVE},
                                      as_of=context.as_of, limit=1)
     return public_view(rows[0]) if rows else None

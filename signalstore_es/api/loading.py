@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numbers
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -114,7 +114,7 @@ def _check_against_reference(obj: Any, blob: dict[str, Any], record: dict[str, A
             f"storage; {_RESTORE_HINT}")
 
 
-def _shape_problem(obj: Any, expected: tuple[Any, ...]) -> Optional[str]:
+def _shape_problem(obj: Any, expected: tuple[Any, ...]) -> str | None:
     shape = getattr(obj, "shape", None)
     if shape is None:
         return f"it has no shape, where its commit recorded {expected}" if expected else None
@@ -127,7 +127,7 @@ def _shape_problem(obj: Any, expected: tuple[Any, ...]) -> Optional[str]:
     return None
 
 
-def _dtype_problem(obj: Any, expected: str) -> Optional[str]:
+def _dtype_problem(obj: Any, expected: str) -> str | None:
     actual = getattr(obj, "dtype", None)
     if not expected or actual is None:
         return None

@@ -8,8 +8,9 @@ are older than a grace period, and finishes byte deletions of committed purges.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
-from typing import Any, Callable, Iterable, Iterator, Optional
+from typing import Any
 
 import attrs
 
@@ -29,8 +30,8 @@ class VerifyReport:
     project: str
     commits_checked: int
     blobs_checked: int
-    first_broken_seq: Optional[int] = None
-    broken_reason: Optional[str] = None
+    first_broken_seq: int | None = None
+    broken_reason: str | None = None
     damaged_blobs: tuple[tuple[str, str], ...] = ()  #: (address, what is wrong)
 
     @property
@@ -57,7 +58,7 @@ class GcReport:
     kept_referenced: int
 
 
-def verify_log(commits: Iterable[Commit], progress: Progress = lambda _: None) -> tuple[int, Optional[int], Optional[str]]:
+def verify_log(commits: Iterable[Commit], progress: Progress = lambda _: None) -> tuple[int, int | None, str | None]:
     """(commits checked, first broken seq, reason) for a chain of commits read in order."""
     expected_seq, prev_hash, count = 1, "", 0
     for commit in commits:
@@ -69,7 +70,7 @@ def verify_log(commits: Iterable[Commit], progress: Progress = lambda _: None) -
     return count, None, None
 
 
-def _chain_problem(commit: Commit, expected_seq: int, prev_hash: str) -> Optional[str]:
+def _chain_problem(commit: Commit, expected_seq: int, prev_hash: str) -> str | None:
     if commit.seq != expected_seq:
         return f"seq {commit.seq} found where {expected_seq} was expected (a commit is missing or moved)"
     if commit.prev_hash != prev_hash:
@@ -103,7 +104,7 @@ def purged_addresses(commits: Iterable[Commit]) -> dict[str, bool]:
     return state
 
 
-def check_blob(blobs: BlobStore, registry: Any, blob: BlobRef) -> Optional[str]:
+def check_blob(blobs: BlobStore, registry: Any, blob: BlobRef) -> str | None:
     """None if the blob's bytes still hash to its address, else what is wrong."""
     if not blobs.exists(blob.address, blob.extension):
         return "missing"
@@ -159,7 +160,7 @@ def collect_garbage(backend: StorageBackend, blobs: BlobStore, grace: timedelta)
     """
     cutoff = time.time() - grace.total_seconds()
     listing = list(blobs.iter_blobs())
-    temporaries = list(getattr(blobs, "iter_temporaries", lambda: [])())
+    temporaries = list(getattr(blobs, "iter_temporaries", list)())
     log = _LogReader(backend)
     state = purged_addresses(log.commits())
     candidates, finished, kept = [], 0, 0

@@ -7,7 +7,8 @@ reach the shared store only when it commits.
 
 from __future__ import annotations
 
-from typing import Any, MutableMapping
+from collections.abc import MutableMapping
+from typing import Any
 
 from signalstore_es._logging import get_logger, logged_call
 from signalstore_es.domain.keys import check_data_name, check_schema_name

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from typing import Callable, Iterator, Optional
+from collections.abc import Callable, Iterator
 
 
 @contextlib.contextmanager
-def progress_bar(description: str, total: Optional[int]) -> Iterator[Callable[[int], None]]:
+def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
     """Yield ``advance(n)``; draws a rich progress bar on stderr when it is a terminal."""
     if not sys.stderr.isatty():
         yield lambda _n: None

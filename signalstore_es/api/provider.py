@@ -5,10 +5,11 @@ from __future__ import annotations
 import getpass
 import os
 import re
-from typing import Any, Callable, MutableMapping, Optional, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
+from datetime import timedelta
+from typing import Any
 
 import attrs
-from datetime import timedelta
 
 from projections import BUILTIN_PROJECTORS, ProjectionRunner, Projector
 from signalstore_es._logging import get_logger, logged_call
@@ -45,9 +46,9 @@ class UnitOfWorkProvider:
     """
 
     def __init__(self, mongo_client: Any = None, filesystem: Any = None,
-                 memory_store: Optional[MutableMapping[Any, Any]] = None,
-                 default_filetype: str = "netcdf", *, actor: Optional[str] = None,
-                 backend_factory: Optional[Callable[[str], StorageBackend]] = None,
+                 memory_store: MutableMapping[Any, Any] | None = None,
+                 default_filetype: str = "netcdf", *, actor: str | None = None,
+                 backend_factory: Callable[[str], StorageBackend] | None = None,
                  durable_blobs: bool = True) -> None:
         if backend_factory is None:
             if mongo_client is None:
@@ -70,7 +71,7 @@ class UnitOfWorkProvider:
 
     @classmethod
     def embedded(cls, root: str | os.PathLike[str], *, filesystem: Any = None,
-                 default_filetype: str = "netcdf", actor: Optional[str] = None,
+                 default_filetype: str = "netcdf", actor: str | None = None,
                  durability: str = "full") -> UnitOfWorkProvider:
         """A provider whose log is an SQLite file per project under ``root``.
 
@@ -116,7 +117,7 @@ class UnitOfWorkProvider:
         """Add a custom data adapter; it takes part in add, get and find like the built-ins."""
         self._registry.register(adapter)
 
-    def rebuild(self, project_name: str, views: Optional[Sequence[str]] = None) -> RebuildReport:
+    def rebuild(self, project_name: str, views: Sequence[str] | None = None) -> RebuildReport:
         """Drop the views (all, or those named) and replay the whole log into them."""
         runner = self._runner(views)
         with logged_call(log, "rebuild", project=project_name, actor=self.actor) as extra, \
@@ -153,7 +154,7 @@ class UnitOfWorkProvider:
             backend.close()
         self._backends.clear()
 
-    def _runner(self, views: Optional[Sequence[str]] = None) -> ProjectionRunner:
+    def _runner(self, views: Sequence[str] | None = None) -> ProjectionRunner:
         if views is None:
             return ProjectionRunner(self._projectors)
         known = {p.view: p for p in self._projectors}
@@ -185,7 +186,7 @@ def check_project_name(project_name: Any) -> str:
     return project_name
 
 
-def _resolve_actor(actor: Optional[str]) -> str:
+def _resolve_actor(actor: str | None) -> str:
     if actor is not None:
         if not isinstance(actor, str) or not actor:
             raise ArgumentTypeError(f"actor must be a non-empty str, got {actor!r}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any
 
 from signalstore_es.api import records as rows
 from signalstore_es.api.context import WorkContext
@@ -13,7 +13,7 @@ from signalstore_es.domain.time import require_aware
 from signalstore_es.errors import ArgumentTypeError
 
 
-def plan_purge(context: WorkContext, time_threshold: Optional[datetime]) -> int:
+def plan_purge(context: WorkContext, time_threshold: datetime | None) -> int:
     """Stage RecordPurged for each removed record (removed strictly before the threshold) and
     BlobPurged for each of their blobs that no other record references."""
     condition: dict[str, Any] = {"$ne": None}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
 
 import attrs
 
@@ -18,7 +17,7 @@ class CommitReceipt:
     commit_id: str
     committed_at: datetime
     actor: str
-    message: Optional[str]
+    message: str | None
     event_count: int
     hash: str
 

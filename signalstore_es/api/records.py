@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any
 
 from projections.records import BLOB_FIELD, GENERATION_FIELD, KEY_FIELD  # noqa: F401 - re-exported
 from signalstore_es.api.context import WorkContext
@@ -13,7 +13,7 @@ VIEW = "records"
 LIVE = {"time_of_removal": None}
 
 
-def live_row(context: WorkContext, key: RecordKey) -> Optional[dict[str, Any]]:
+def live_row(context: WorkContext, key: RecordKey) -> dict[str, Any] | None:
     """The committed live row of ``key`` (as of the context's point in time)."""
     rows = context.backend.find_rows(VIEW, {KEY_FIELD: key.as_string(), **LIVE},
                                      as_of=context.as_of, limit=1)
@@ -44,7 +44,7 @@ def generation_of(row: dict[str, Any]) -> int:
     return int(row[GENERATION_FIELD])
 
 
-def blob_of(row: dict[str, Any]) -> Optional[dict[str, Any]]:
+def blob_of(row: dict[str, Any]) -> dict[str, Any] | None:
     return row.get(BLOB_FIELD)  # type: ignore[no-any-return]
 
 

@@ -9,7 +9,7 @@ into events for one attempt.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional, Union
+from typing import Any, Union
 
 import attrs
 
@@ -34,7 +34,7 @@ THIS_COMMIT = -1
 class StagedRecordAdd:
     key: RecordKey  #: for commit-time versions, version_timestamp is a placeholder
     record: dict[str, Any]
-    blob: Optional[BlobRef]
+    blob: BlobRef | None
     is_stamped_at_commit: bool
 
     def resolve(self, committed_at: datetime) -> RecordKey:
@@ -50,7 +50,7 @@ class StagedRecordChange:
     kind: type  #: RecordRemoved, RecordRestored or RecordPurged
     key: RecordKey
     generation: int  #: THIS_COMMIT for a record added by this same unit of work
-    added: Optional[StagedRecordAdd] = None  #: the staged add when generation is THIS_COMMIT
+    added: StagedRecordAdd | None = None  #: the staged add when generation is THIS_COMMIT
 
 
 Staged = Union[StagedRecordAdd, StagedRecordChange, DomainModelAdded, DomainModelRemoved, BlobPurged]
@@ -64,8 +64,8 @@ class Generation:
 
     __slots__ = ("_row", "generation", "added")
 
-    def __init__(self, *, row: Optional[dict[str, Any]] = None, generation: int,
-                 added: Optional[StagedRecordAdd] = None) -> None:
+    def __init__(self, *, row: dict[str, Any] | None = None, generation: int,
+                 added: StagedRecordAdd | None = None) -> None:
         if row is None and added is None:
             raise ValueError("a Generation needs its row or its staged add")
         self._row = row
@@ -94,8 +94,8 @@ class Staging:
 
     def __init__(self) -> None:
         self.operations: list[Staged] = []
-        self.models: dict[str, Optional[dict[str, Any]]] = {}  #: name -> model, None if removed
-        self.live: dict[RecordKey, Optional[Generation]] = {}
+        self.models: dict[str, dict[str, Any] | None] = {}  #: name -> model, None if removed
+        self.live: dict[RecordKey, Generation | None] = {}
         self.removed: dict[RecordKey, list[Generation]] = {}
         self.purged_extensions: dict[str, str] = {}  #: address -> extension, for byte deletion
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any
 
 import attrs
 
@@ -27,7 +27,7 @@ def resolve_as_of(context: WorkContext, as_of: Any) -> int:
     return as_of
 
 
-def context_at(context: WorkContext, as_of: Optional[Any]) -> WorkContext:
+def context_at(context: WorkContext, as_of: Any | None) -> WorkContext:
     """``context`` itself, or a copy that reads the views as of a past commit (no staging)."""
     if as_of is None:
         return context
@@ -54,7 +54,7 @@ class PointInTime:
     def __repr__(self) -> str:
         return f"<PointInTime seq={self.seq}>"
 
-    def commit(self, message: Optional[str] = None) -> None:
+    def commit(self, message: str | None = None) -> None:
         raise ReadOnlyError(f"a view as of seq {self.seq} is read-only; nothing to commit")
 
     def purge(self, time_threshold: Any = None) -> int:

@@ -9,8 +9,9 @@ until ``gc``).
 from __future__ import annotations
 
 import contextlib
+from collections.abc import MutableMapping
 from datetime import datetime
-from typing import Any, MutableMapping, Optional
+from typing import Any
 
 from projections.runner import ProjectionRunner
 from signalstore_es._bulk import paused_gc
@@ -45,10 +46,10 @@ class UnitOfWork:
         self._registry = registry
         self._runner = runner
         self._memory_store = memory_store
-        self._context: Optional[WorkContext] = None
+        self._context: WorkContext | None = None
         #: committed domain models as of the base seq, kept across commits (validation asks for
         #: them on every add); see :meth:`commit` for when entries are dropped
-        self._models: dict[str, Optional[dict[str, Any]]] = {}
+        self._models: dict[str, dict[str, Any] | None] = {}
 
     def __repr__(self) -> str:
         state = "open" if self._context else "closed"
@@ -99,7 +100,7 @@ class UnitOfWork:
         self._require_open()
         return self._memory
 
-    def commit(self, message: Optional[str] = None) -> Optional[CommitReceipt]:
+    def commit(self, message: str | None = None) -> CommitReceipt | None:
         """Append everything staged as one atomic commit.
 
         Returns the receipt (``seq``, ``commit_id``, ``committed_at``, ...), or None when
@@ -140,7 +141,7 @@ class UnitOfWork:
         self._open(self._context.committer.base_seq)
         self._memory.rollback()
 
-    def purge(self, time_threshold: Optional[datetime] = None) -> int:
+    def purge(self, time_threshold: datetime | None = None) -> int:
         """Stage the purge of records removed before ``time_threshold`` (all removed if None).
 
         Their blobs' bytes are deleted after the commit that records the purge lands, and only
@@ -151,8 +152,8 @@ class UnitOfWork:
             extra["records"] = count = plan_purge(context, time_threshold)
             return count
 
-    def log(self, since: Any = None, until: Any = None, actor: Optional[str] = None,
-            limit: Optional[int] = None) -> list[dict[str, Any]]:
+    def log(self, since: Any = None, until: Any = None, actor: str | None = None,
+            limit: int | None = None) -> list[dict[str, Any]]:
         """Committed commits with their events, oldest first.
 
         ``since``/``until`` are inclusive bounds, each a commit seq or an aware datetime;
@@ -162,7 +163,7 @@ class UnitOfWork:
         with calls.call("log", context):
             return read_log(context, since=since, until=until, actor=actor, limit=limit)
 
-    def find_view(self, view: str, filter: Optional[dict[str, Any]] = None, as_of: Any = None) -> list[dict[str, Any]]:
+    def find_view(self, view: str, filter: dict[str, Any] | None = None, as_of: Any = None) -> list[dict[str, Any]]:
         """Rows of any view (built-in or a registered projector's) matching a MongoDB filter."""
         context = context_at(self._require_open(), as_of)
         if view not in self._runner.views:

@@ -9,7 +9,7 @@ import json
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -36,7 +36,7 @@ def _main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
     configure(verbose)
 
 
-def _provider(root: Path, mongo_uri: Optional[str], storage: Optional[str]) -> Any:
+def _provider(root: Path, mongo_uri: str | None, storage: str | None) -> Any:
     from signalstore_es import UnitOfWorkProvider
 
     if mongo_uri is None:
@@ -66,7 +66,7 @@ AsOfOption = typer.Option(None, "--as-of", help="A commit seq, or an ISO instant
 JsonOption = typer.Option(False, "--json", help="JSON lines even on a terminal.")
 
 
-def _as_of(value: Optional[str]) -> Any:
+def _as_of(value: str | None) -> Any:
     if value is None:
         return None
     if value.isdigit():
@@ -79,9 +79,9 @@ def _as_of(value: Optional[str]) -> Any:
 
 @app.command()
 def find(project: str, filter: str = typer.Argument("{}", help="MongoDB-syntax JSON filter."),
-         root: Path = RootOption, mongo_uri: Optional[str] = MongoOption,
-         storage: Optional[str] = StorageOption, as_of: Optional[str] = AsOfOption,
-         limit: Optional[int] = typer.Option(None, help="At most this many records."),
+         root: Path = RootOption, mongo_uri: str | None = MongoOption,
+         storage: str | None = StorageOption, as_of: str | None = AsOfOption,
+         limit: int | None = typer.Option(None, help="At most this many records."),
          as_json: bool = JsonOption) -> None:
     """Print the live records matching FILTER."""
     try:
@@ -97,11 +97,11 @@ def find(project: str, filter: str = typer.Argument("{}", help="MongoDB-syntax J
 
 @app.command()
 def get(project: str, schema_ref: str, data_name: str, root: Path = RootOption,
-        mongo_uri: Optional[str] = MongoOption, storage: Optional[str] = StorageOption,
-        as_of: Optional[str] = AsOfOption,
-        version: Optional[str] = typer.Option(None, help="version_timestamp (ISO) of a versioned record."),
-        nth_most_recent: Optional[int] = typer.Option(None, help="1 is the newest version."),
-        output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the data to this .nc file.")) -> None:
+        mongo_uri: str | None = MongoOption, storage: str | None = StorageOption,
+        as_of: str | None = AsOfOption,
+        version: str | None = typer.Option(None, help="version_timestamp (ISO) of a versioned record."),
+        nth_most_recent: int | None = typer.Option(None, help="1 is the newest version."),
+        output: Path | None = typer.Option(None, "--output", "-o", help="Write the data to this .nc file.")) -> None:
     """Print a summary of a record or data object, or write its data to a file."""
     provider = _provider(root, mongo_uri, storage)
     with provider(project) as uow:
@@ -117,12 +117,12 @@ def get(project: str, schema_ref: str, data_name: str, root: Path = RootOption,
 
 
 @app.command("log")
-def log_command(project: str, root: Path = RootOption, mongo_uri: Optional[str] = MongoOption,
-                storage: Optional[str] = StorageOption,
-                since: Optional[str] = typer.Option(None, help="First seq or ISO instant."),
-                until: Optional[str] = typer.Option(None, help="Last seq or ISO instant."),
-                actor: Optional[str] = typer.Option(None, help="Only this actor's commits."),
-                limit: Optional[int] = typer.Option(None, help="At most this many commits."),
+def log_command(project: str, root: Path = RootOption, mongo_uri: str | None = MongoOption,
+                storage: str | None = StorageOption,
+                since: str | None = typer.Option(None, help="First seq or ISO instant."),
+                until: str | None = typer.Option(None, help="Last seq or ISO instant."),
+                actor: str | None = typer.Option(None, help="Only this actor's commits."),
+                limit: int | None = typer.Option(None, help="At most this many commits."),
                 as_json: bool = JsonOption) -> None:
     """Print the commit log: who committed what, when and why."""
     provider = _provider(root, mongo_uri, storage)
@@ -134,7 +134,7 @@ def log_command(project: str, root: Path = RootOption, mongo_uri: Optional[str] 
 
 @app.command()
 def history(project: str, schema_ref: str, data_name: str, root: Path = RootOption,
-            mongo_uri: Optional[str] = MongoOption, storage: Optional[str] = StorageOption,
+            mongo_uri: str | None = MongoOption, storage: str | None = StorageOption,
             as_json: bool = JsonOption) -> None:
     """Print every event that touched a record, oldest first."""
     provider = _provider(root, mongo_uri, storage)
@@ -145,8 +145,8 @@ def history(project: str, schema_ref: str, data_name: str, root: Path = RootOpti
 
 
 @app.command()
-def verify(project: str, root: Path = RootOption, mongo_uri: Optional[str] = MongoOption,
-           storage: Optional[str] = StorageOption) -> None:
+def verify(project: str, root: Path = RootOption, mongo_uri: str | None = MongoOption,
+           storage: str | None = StorageOption) -> None:
     """Recompute the hash chain and every blob's digest; exit 1 if anything is damaged."""
     report = _provider(root, mongo_uri, storage).verify(project)
     typer.echo(report.summary())
@@ -155,8 +155,8 @@ def verify(project: str, root: Path = RootOption, mongo_uri: Optional[str] = Mon
 
 
 @app.command()
-def gc(project: str, root: Path = RootOption, mongo_uri: Optional[str] = MongoOption,
-       storage: Optional[str] = StorageOption,
+def gc(project: str, root: Path = RootOption, mongo_uri: str | None = MongoOption,
+       storage: str | None = StorageOption,
        grace_hours: float = typer.Option(24.0, help="Keep unreferenced blobs younger than this.")) -> None:
     """Remove blobs no commit references (and leftover temporaries) older than the grace period."""
     report = _provider(root, mongo_uri, storage).gc(project, grace=timedelta(hours=grace_hours))
@@ -166,9 +166,9 @@ def gc(project: str, root: Path = RootOption, mongo_uri: Optional[str] = MongoOp
 
 
 @app.command()
-def rebuild(project: str, root: Path = RootOption, mongo_uri: Optional[str] = MongoOption,
-            storage: Optional[str] = StorageOption,
-            view: Optional[list[str]] = typer.Option(None, "--view", help="Rebuild only this view.")) -> None:
+def rebuild(project: str, root: Path = RootOption, mongo_uri: str | None = MongoOption,
+            storage: str | None = StorageOption,
+            view: list[str] | None = typer.Option(None, "--view", help="Rebuild only this view.")) -> None:
     """Drop the views and replay the log into them."""
     report = _provider(root, mongo_uri, storage).rebuild(project, views=view or None)
     typer.echo(f"rebuilt {', '.join(report.views)} of {project!r} from {report.commits} commits "

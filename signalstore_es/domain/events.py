@@ -7,8 +7,9 @@ never stored in the log.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, ClassVar, Mapping, Union
+from typing import Any, ClassVar, Union
 
 import attrs
 

@@ -83,7 +83,8 @@ Modules: :mod:`.query_check` (validation), :mod:`.query_match` (matcher),
 
 from __future__ import annotations
 
-from typing import Any, Collection, Iterator, Mapping, Optional
+from collections.abc import Collection, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -138,7 +139,7 @@ def _conjuncts(filter: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
             yield key, value
 
 
-def check_limit(limit: Any) -> Optional[int]:
+def check_limit(limit: Any) -> int | None:
     """Check a ``find`` limit.
 
     Parameters

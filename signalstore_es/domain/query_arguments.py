@@ -8,11 +8,15 @@ and a ``where`` string for messages, and returns the checked copy of the argumen
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from signalstore_es.domain.query_bson import ARRAY_TYPES, INT32, TYPE_ALIASES
 from signalstore_es.domain.query_syntax import (
-    REGEX_OPTIONS, compile_regex, is_elem_match_value_form, is_operator_document,
+    REGEX_OPTIONS,
+    compile_regex,
+    is_elem_match_value_form,
+    is_operator_document,
 )
 from signalstore_es.errors import ValidationError
 

@@ -21,8 +21,9 @@ missing field / ``[]`` key   0     (``MISSING`` for matching, ``UNDEFINED`` for 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from signalstore_es.errors import ValidationError
 

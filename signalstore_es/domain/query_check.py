@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from signalstore_es.domain.query_arguments import ARGUMENT_CHECKS
 from signalstore_es.domain.query_bson import ARRAY_TYPES
 from signalstore_es.domain.query_syntax import (
-    CODE_OPERATORS, EMBEDDED_FIELD_OPERATORS, FIELD_OPERATORS, LOGICAL_OPERATORS,
-    PATHLESS_OPERATORS, is_operator_document,
+    CODE_OPERATORS,
+    EMBEDDED_FIELD_OPERATORS,
+    FIELD_OPERATORS,
+    LOGICAL_OPERATORS,
+    PATHLESS_OPERATORS,
+    is_operator_document,
 )
 from signalstore_es.errors import ArgumentTypeError, ValidationError
 

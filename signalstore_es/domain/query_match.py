@@ -15,15 +15,30 @@ and ``$elemMatch`` see only the array).
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from signalstore_es.domain.query_bson import (
-    ARRAY_TYPES, MISSING, NUMBER_CODES, RANK_MISSING, RANK_NULL, TYPE_ALIASES, as_document,
-    bson_compare, bson_truthy, bson_type_code, canonical_rank, is_nan,
+    ARRAY_TYPES,
+    MISSING,
+    NUMBER_CODES,
+    RANK_MISSING,
+    RANK_NULL,
+    TYPE_ALIASES,
+    as_document,
+    bson_compare,
+    bson_truthy,
+    bson_type_code,
+    canonical_rank,
+    is_nan,
 )
 from signalstore_es.domain.query_check import check_embedded_filter
 from signalstore_es.domain.query_syntax import (
-    compile_regex, is_elem_match_value_form, is_index, is_operator_document, split_path,
+    compile_regex,
+    is_elem_match_value_form,
+    is_index,
+    is_operator_document,
+    split_path,
 )
 
 Predicate = Callable[[Any], bool]

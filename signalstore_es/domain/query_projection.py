@@ -11,7 +11,8 @@ documents on the way (``{"a.b": 1}`` turns ``{"a": [{"b": 1, "c": 2}, 5]}`` into
 from __future__ import annotations
 
 import copy
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from signalstore_es.domain.query_bson import ARRAY_TYPES
 from signalstore_es.errors import ArgumentTypeError, ValidationError
@@ -55,7 +56,7 @@ def apply_projection(doc: Mapping[str, Any], projection: Any) -> dict[str, Any]:
     return copy.deepcopy(projected)
 
 
-def check_projection(projection: Any) -> tuple[Tree, Optional[bool]]:
+def check_projection(projection: Any) -> tuple[Tree, bool | None]:
     """Return the projection as a path tree and whether it includes (None: empty projection)."""
     items = _projection_items(projection)
     if not items:

@@ -13,7 +13,8 @@ BSON order (:mod:`signalstore_es.domain.query_bson`); ties keep their input orde
 from __future__ import annotations
 
 import functools
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Optional
 
 from signalstore_es.domain.query_bson import ARRAY_TYPES, MISSING, UNDEFINED, as_document, bson_compare
 from signalstore_es.domain.query_match import field_or_array

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from signalstore_es.errors import ValidationError
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_UTC = timezone.utc
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_UTC = UTC
 
 
 def utc_now_ms() -> datetime:
@@ -18,7 +18,7 @@ def utc_now_ms() -> datetime:
 
 def truncate_to_ms(moment: datetime) -> datetime:
     """Return ``moment`` in UTC with its microseconds cut to whole milliseconds."""
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
@@ -29,7 +29,7 @@ def require_aware(moment: datetime, *, argument: str) -> datetime:
             f"{argument}={moment!r} is a naive datetime; pass a timezone-aware one, "
             "for example datetime(..., tzinfo=timezone.utc)"
         )
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def to_epoch_ms(moment: datetime) -> int:

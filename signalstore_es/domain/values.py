@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -197,7 +197,7 @@ def _check_field_name(name: Any, where: str) -> str:
     return name
 
 
-def normalize_value(value: Any, *, where: str, depth: int = 0, size: Optional[_Size] = None) -> Any:
+def normalize_value(value: Any, *, where: str, depth: int = 0, size: _Size | None = None) -> Any:
     """Return ``value`` as a plain record value (see module docstring) or raise.
 
     ``size``, when given, is increased by the value's BSON size (``normalize_document``

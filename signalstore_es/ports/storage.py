@@ -7,8 +7,9 @@ One adapter module per backend implements :class:`StorageBackend` (``adapters/sq
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Iterator, Mapping, Optional, Protocol, Sequence
+from typing import Any, Protocol
 
 import attrs
 
@@ -26,7 +27,7 @@ class Head:
 
     seq: int
     hash: str
-    committed_at: Optional[datetime]
+    committed_at: datetime | None
 
 
 SortSpec = Sequence[tuple[str, int]]
@@ -42,11 +43,11 @@ class StorageBackend(Protocol):
         """The newest visible commit."""
         ...
 
-    def read_commits(self, *, after: int = 0, upto: Optional[int] = None) -> Iterator[Commit]:
+    def read_commits(self, *, after: int = 0, upto: int | None = None) -> Iterator[Commit]:
         """Commits with ``after < seq <= upto`` in seq order."""
         ...
 
-    def find_commit(self, commit_id: str) -> Optional[Commit]:
+    def find_commit(self, commit_id: str) -> Commit | None:
         """The commit with this id, if it landed."""
         ...
 
@@ -70,8 +71,8 @@ class StorageBackend(Protocol):
         """Drop the runner's views and replay the whole log; returns (commits, events)."""
         ...
 
-    def find_rows(self, view: str, filter: Mapping[str, Any], *, as_of: Optional[int] = None,
-                  sort: Optional[SortSpec] = None, limit: Optional[int] = None) -> list[dict[str, Any]]:
+    def find_rows(self, view: str, filter: Mapping[str, Any], *, as_of: int | None = None,
+                  sort: SortSpec | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         """Rows of ``view`` matching ``filter`` (MongoDB syntax), current or as of a seq."""
         ...
 

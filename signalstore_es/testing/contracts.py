@@ -8,8 +8,9 @@ every contract against it. The base class itself is not collected (its name lack
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -30,7 +31,7 @@ from signalstore_es.domain.events import (
 from signalstore_es.domain.keys import RecordKey
 from signalstore_es.ports.storage import SeqTakenError, StorageBackend
 
-T0 = datetime(2024, 4, 28, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 4, 28, 9, 0, tzinfo=UTC)
 
 
 def record_added(name: str, *, notes: str = "", address: str | None = None) -> RecordAdded:

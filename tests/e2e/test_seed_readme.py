@@ -88,9 +88,10 @@ def test_the_seed_readme_example_runs_against_mongodb(mongo_server, mongo_client
     mongo_client.drop_database("myproject")
     monkeypatch.chdir(tmp_path)
     _write_lab_files(tmp_path / "path/to/my/input/data", ["2024-04-28-AM-Animal1", "2024-04-29-AM-Animal1"])
-    from signalstore_es import UnitOfWorkProvider
     import fsspec
     from fsspec.implementations.dirfs import DirFileSystem
+
+    from signalstore_es import UnitOfWorkProvider
 
     setup = UnitOfWorkProvider(mongo_client=mongo_client, filesystem=DirFileSystem(".", fsspec.filesystem("file")))
     with setup("myproject") as uow:

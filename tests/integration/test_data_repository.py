@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -258,7 +258,7 @@ def test_every_error_is_a_signalstore_error(store, project):
 
 
 def test_time_of_save_in_future_is_ignored_on_input(store, project):
-    record = vocab.session_record("s1", animal="Animal1") | {"time_of_save": datetime(2100, 1, 1, tzinfo=timezone.utc)}
+    record = vocab.session_record("s1", animal="Animal1") | {"time_of_save": datetime(2100, 1, 1, tzinfo=UTC)}
     receipt = _committed(store, project, record)
     with store(project) as uow:
         assert uow.data.get("session", "s1")["time_of_save"] == receipt.committed_at

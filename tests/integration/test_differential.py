@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import tempfile
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,7 +15,7 @@ from signalstore_es import UnitOfWorkProvider
 
 pytestmark = pytest.mark.mongo
 
-T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def _model(name, schema_type, json_schema, **extra):
@@ -92,8 +92,8 @@ def _replay(provider, project, ops):
 
 @pytest.fixture(scope="module")
 def mongo_provider(mongo_server, tmp_path_factory):
-    from fsspec.implementations.dirfs import DirFileSystem
     import fsspec
+    from fsspec.implementations.dirfs import DirFileSystem
     from pymongo import MongoClient
 
     client = MongoClient(mongo_server.uri)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -42,7 +42,7 @@ from signalstore_es.domain.events import (
 from signalstore_es.domain.keys import RecordKey
 from signalstore_es.errors import IntegrityError
 
-T0 = datetime(2024, 4, 28, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 4, 28, 9, 0, tzinfo=UTC)
 
 
 def stdlib_canonical(document):
@@ -53,7 +53,7 @@ def stdlib_canonical(document):
 texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
 names = st.from_regex(r"[a-z][a-z0-9_]{0,8}[a-z0-9]", fullmatch=True).filter(lambda n: "__" not in n)
 moments = st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1),
-                       timezones=st.just(timezone.utc)).map(
+                       timezones=st.just(UTC)).map(
     lambda d: d.replace(microsecond=d.microsecond // 1000 * 1000))
 scalars = (st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1)
            | st.floats(allow_nan=False, allow_infinity=False) | texts)
@@ -133,10 +133,10 @@ def test_record_documents_round_trip_with_datetimes_anywhere(record):
 
 
 def test_loads_json_accepts_what_the_stdlib_accepts():
-    assert loads_json('{"a": NaN, "b": {"$date": 0}}')["b"] == datetime(1970, 1, 1, tzinfo=timezone.utc)
+    assert loads_json('{"a": NaN, "b": {"$date": 0}}')["b"] == datetime(1970, 1, 1, tzinfo=UTC)
     assert loads_json(str(2**70)) == 2**70
-    assert loads_json('{"$date": 1000}') == datetime(1970, 1, 1, 0, 0, 1, tzinfo=timezone.utc)
-    assert loads_json('[{"$date": -1}]') == [datetime(1970, 1, 1, tzinfo=timezone.utc) - timedelta(milliseconds=1)]
+    assert loads_json('{"$date": 1000}') == datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC)
+    assert loads_json('[{"$date": -1}]') == [datetime(1970, 1, 1, tzinfo=UTC) - timedelta(milliseconds=1)]
 
 
 def test_dumps_json_takes_big_integers_to_the_stdlib():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import attrs
 import numpy as np
@@ -20,7 +20,7 @@ from signalstore_es.domain.values import MAX_DEPTH, normalize_document, normaliz
 from signalstore_es.errors import ArgumentTypeError, ValidationError
 from signalstore_es.testing.contracts import chain, record_added
 
-UTC = timezone.utc
+UTC = UTC
 
 
 @pytest.mark.parametrize("name", ["2024-04-28-AM-Animal1", "unit7", "a", "A.b-c_d", "0" * 256])

@@ -6,7 +6,14 @@ import json
 
 from projections import BUILTIN_PROJECTORS, ProjectionRunner
 from projections.fold import InMemoryViews, fold
-from signalstore_es.domain.events import BlobPurged, DomainModelAdded, DomainModelRemoved, RecordPurged, RecordRemoved, RecordRestored
+from signalstore_es.domain.events import (
+    BlobPurged,
+    DomainModelAdded,
+    DomainModelRemoved,
+    RecordPurged,
+    RecordRemoved,
+    RecordRestored,
+)
 from signalstore_es.domain.keys import RecordKey
 from signalstore_es.testing.contracts import chain, record_added
 

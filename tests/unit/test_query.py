@@ -10,7 +10,7 @@ import copy
 import functools
 import re
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -22,13 +22,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from signalstore_es.domain.query import (
-    apply_projection, check_embedded_filter, check_filter, check_limit, check_sort,
-    compile_filter, pushdown_equalities, sort_documents,
+    apply_projection,
+    check_embedded_filter,
+    check_filter,
+    check_limit,
+    check_sort,
+    compile_filter,
+    pushdown_equalities,
+    sort_documents,
 )
 from signalstore_es.domain.query_bson import bson_compare, bson_type_code
 from signalstore_es.errors import ArgumentTypeError, ValidationError
 
-T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
 T1 = T0 + timedelta(days=1)
 NAN = float("nan")
 PROPERTY = settings(max_examples=150, deadline=None, database=None)
@@ -215,7 +221,7 @@ def test_embedded_check_reports_code_operators_as_code_not_as_unsupported() -> N
 
 @pytest.mark.parametrize("moment", [
     T0 + timedelta(microseconds=123_456),
-    datetime(1969, 12, 31, 23, 59, 59, 999_999, tzinfo=timezone.utc),
+    datetime(1969, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
     datetime(2024, 5, 1, 12, 0, 0, 4_999, tzinfo=timezone(timedelta(hours=-5))),
 ], ids=["after epoch", "before epoch", "other zone"])
 def test_embedded_check_cuts_datetimes_to_the_milliseconds_bson_stores(moment: datetime) -> None:
