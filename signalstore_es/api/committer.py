@@ -48,6 +48,13 @@ class Committer:
     base_seq: int  #: the head this unit of work's reads and validation were based on
     #: the project's blobs; without them the batch's blobs are not refreshed before appending
     blobs: BlobStore | None = None
+    #: the head as this unit of work's previous commit left it, if known: the first attempt
+    #: assumes it is still the head instead of reading it (one query fewer per commit of a
+    #: loop). If another writer appended meanwhile, that seq is taken, the append fails with
+    #: SeqTakenError and the next attempt reads the real head, as after any lost race.
+    known_head: Head | None = None
+    #: the head right after this committer's commit landed (for the next unit of work's committer)
+    landed_head: Head | None = None
 
     def commit(self, staging: Staging, message: str | None) -> CommitReceipt:
         self._keep_blobs_alive(staging)
@@ -57,7 +64,7 @@ class Committer:
             landed = self.backend.find_commit(commit_id) if unavailable else None
             if landed is not None:  # an attempt whose answer was lost did land
                 return self._landed(landed)
-            head = self.backend.head()
+            head, self.known_head = self.known_head or self.backend.head(), None
             self._check_newer_commits(staging, head)
             commit = self._seal(staging, head, commit_id, message)
             try:
@@ -101,6 +108,7 @@ class Committer:
 
     def _landed(self, commit: Commit) -> CommitReceipt:
         self.base_seq = max(self.base_seq, commit.seq)
+        self.landed_head = Head(seq=commit.seq, hash=commit.hash, committed_at=commit.committed_at)
         return CommitReceipt.of(commit)
 
     def _seal(self, staging: Staging, head: Head, commit_id: str, message: str | None) -> Commit:

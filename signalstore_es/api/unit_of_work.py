@@ -27,7 +27,7 @@ from signalstore_es.api.time_travel import PointInTime, context_at
 from signalstore_es.domain.query import check_filter
 from signalstore_es.errors import ArgumentTypeError, UnitOfWorkStateError, ValidationError
 from signalstore_es.ports.blob_store import BlobStore
-from signalstore_es.ports.storage import StorageBackend
+from signalstore_es.ports.storage import Head, StorageBackend
 
 calls = CallLog(__name__)
 #: staged operations from which a commit runs with the cyclic GC paused (see ``_bulk``)
@@ -71,9 +71,9 @@ class UnitOfWork:
         self.rollback()
         self._context = None
 
-    def _open(self, base_seq: int) -> None:
+    def _open(self, base_seq: int, known_head: Head | None = None) -> None:
         committer = Committer(backend=self._backend, runner=self._runner, actor=self.actor,
-                              base_seq=base_seq, blobs=self._blobs)
+                              base_seq=base_seq, blobs=self._blobs, known_head=known_head)
         self._context = WorkContext(project=self.project, actor=self.actor, backend=self._backend,
                                     blobs=self._blobs, registry=self._registry, committer=committer)
         self._domain_models = DomainModelRepository(self._context, self._models)
@@ -130,7 +130,7 @@ class UnitOfWork:
                 extra.update(seq=receipt.seq, commit_id=receipt.commit_id, events=receipt.event_count)
                 self._forget_changed_models(context, landed_right_after=receipt.seq == base + 1)
                 self._delete_purged_bytes(context)
-                self._open(receipt.seq)
+                self._open(receipt.seq, known_head=context.committer.landed_head)
             self._memory.commit()
             return receipt
 

@@ -127,6 +127,25 @@ def test_removing_a_record_another_writer_removed_is_a_conflict(store, second_pr
             second.commit()
 
 
+def test_a_writer_committing_again_after_another_writer_appended_lands_after_it(store, second_provider, project):
+    """A unit of work assumes the head its own last commit left; another writer's commit in
+    between must be found, checked for conflicts and appended after, chain intact."""
+    with store(project) as first, second_provider(project) as second:
+        first.data.add(vocab.session_record("s1", animal="Animal1"))
+        a = first.commit()
+        second.data.add(vocab.session_record("s2", animal="Animal1"))
+        b = second.commit()
+        first.data.add(vocab.session_record("s3", animal="Animal1"))
+        c = first.commit()
+        second.data.add(vocab.session_record("s4", animal="Animal1"))
+        first.data.add(vocab.session_record("s4", animal="Animal1", session_notes="first"))
+        second.commit()
+        with pytest.raises(AlreadyExistsError, match="committed first by another writer"):
+            first.commit()
+    assert (a.seq, b.seq, c.seq) == (2, 3, 4)
+    assert store.verify(project).ok
+
+
 def test_the_same_uow_can_commit_again_after_a_commit(store, project):
     with store(project) as uow:
         uow.data.add(spike_times("u1"))
