@@ -17,6 +17,13 @@ read preference.
 Views are applied by the projection runner after each append (read-your-writes) and by
 ``catch_up`` before a unit of work reads, from per-view checkpoints; see
 :mod:`~signalstore_es.adapters.mongo.views`.
+
+Round trips: a commit of one record costs the committer's ``head`` read (if it does not
+know the head from its previous commit), the insert of the commit document, one read of
+the checkpoints, one read of the rows it touches per view, the row writes (one ``insert``
+per collection for new rows) and one write of all checkpoints. The predecessor check reads
+nothing when this backend has just seen the predecessor (the head the commit was sealed
+on, or its own previous commit): the log is append-only, so a commit seen once stays.
 """
 
 from __future__ import annotations
@@ -54,10 +61,11 @@ from signalstore_es.adapters.mongo.schema import (
     check_project_name,
     create_indexes,
     ensure_view_indexes,
+    is_ferretdb,
     versions_name,
     write_concern_for,
 )
-from signalstore_es.adapters.mongo.views import MongoViewWriter, find_rows
+from signalstore_es.adapters.mongo.views import BULK_SIZE, MongoViewWriter, find_rows
 from signalstore_es.domain.commits import GENESIS_HASH, Commit
 from signalstore_es.domain.time import require_aware, utc_now_ms
 from signalstore_es.errors import CommitOutcomeUnknownError, IntegrityError, SignalStoreError, ValidationError
@@ -92,6 +100,10 @@ class MongoBackend:
         self._chunks = self._db[CHUNKS]
         self._log_ready = False
         self._views_ready: set[str] = set()
+        #: ``(seq, hash)`` of the newest commit this backend has seen in the log, if any
+        self._seen: tuple[int, str] | None = None
+        self._bulk_size: int | None = None  #: statements per view update command (None: all)
+        self._bulk_size_known = False
 
     def __repr__(self) -> str:
         return f"MongoBackend(project={self.project!r}, hosts={self._errors.hosts!r})"
@@ -102,6 +114,7 @@ class MongoBackend:
             found = self._events.find_one({}, projection=HEAD_PROJECTION, sort=[("_id", -1)])
         if found is None:
             return Head(seq=0, hash=GENESIS_HASH, committed_at=None)
+        self._seen = (int(found["_id"]), found["hash"])
         return Head(seq=found["_id"], hash=found["hash"], committed_at=found["committed_at"])
 
     def read_commits(self, *, after: int = 0, upto: int | None = None) -> Iterator[Commit]:
@@ -154,6 +167,7 @@ class MongoBackend:
             for chunk in encoded.chunks:  # idempotent: an attempt's chunks never change
                 self._chunks.replace_one({"_id": chunk["_id"]}, chunk, upsert=True)
         self._insert(commit, encoded, doing)
+        self._seen = (commit.seq, commit.hash)
         try:
             self._project_through(commit, runner)
         except SignalStoreError as err:
@@ -166,6 +180,8 @@ class MongoBackend:
     def _check_predecessor(self, commit: Commit) -> None:
         if commit.seq < 1:
             raise ValidationError(f"commit {commit.commit_id} has seq {commit.seq}; seqs start at 1")
+        if self._seen == (commit.seq - 1, commit.prev_hash):
+            return  # seen in the log just now (the head it was sealed on): no need to ask again
         previous = (None if commit.seq == 1 else
                     self._events.find_one({"_id": commit.seq - 1}, projection={"hash": 1}))
         if commit.seq > 1 and previous is None:
@@ -239,29 +255,47 @@ class MongoBackend:
 
     # -- views ----------------------------------------------------------------------------------
     def catch_up(self, runner: ProjectionRunner) -> None:
+        # reading the commits after the oldest checkpoint also tells whether there are any:
+        # one query, where asking for the head first would make it two
         with self._errors.translating("bringing the views up to date"):
-            start = self._oldest_checkpoint(runner)
-            if start >= self.head().seq:
-                return
-            writer = MongoViewWriter(self._db)
-            runner.apply(writer.feed(self.read_commits(after=start), runner.projectors), writer)
+            checkpoints = self._read_checkpoints(runner)
+            self._replay(runner, self.read_commits(after=min(checkpoints.values(), default=0)),
+                         checkpoints)
 
     def _project_through(self, commit: Commit, runner: ProjectionRunner) -> None:
         """Bring the views up to ``commit``, which was just appended: the commit itself is
         applied from memory (a large one is not read back), older ones from the log."""
         with self._errors.translating(f"projecting commit {commit.seq}"):
-            start = self._oldest_checkpoint(runner)
+            checkpoints = self._read_checkpoints(runner)
+            start = min(checkpoints.values(), default=0)
             if start >= commit.seq:
                 return
             backlog = self.read_commits(after=start, upto=commit.seq - 1) if start < commit.seq - 1 else ()
-            writer = MongoViewWriter(self._db)
-            runner.apply(writer.feed(itertools.chain(backlog, [commit]), runner.projectors), writer)
+            self._replay(runner, itertools.chain(backlog, [commit]), checkpoints)
 
-    def _oldest_checkpoint(self, runner: ProjectionRunner) -> int:
+    def _read_checkpoints(self, runner: ProjectionRunner) -> dict[str, int]:
+        """The checkpoint of each of the runner's views (0 if it has none), in one query."""
         self._ensure_views(runner.views)
         stored = self._db[CHECKPOINTS].find({"_id": {"$in": list(runner.views)}})
-        found = {d["_id"]: d["seq"] for d in stored}
-        return min((int(found.get(view, 0)) for view in runner.views), default=0)
+        found = {d["_id"]: int(d["seq"]) for d in stored}
+        return {view: found.get(view, 0) for view in runner.views}
+
+    def _replay(self, runner: ProjectionRunner, commits: Iterable[Commit],
+                checkpoints: Mapping[str, int]) -> tuple[int, int]:
+        """Apply ``commits`` to the runner's views, whose ``checkpoints`` were just read, then
+        save the new checkpoints in one write."""
+        writer = MongoViewWriter(self._db, checkpoints, self._view_bulk_size())
+        replayed = runner.apply(writer.feed(commits, runner.projectors), writer)
+        writer.save_checkpoints()
+        return replayed
+
+    def _view_bulk_size(self) -> int | None:
+        """Small update bulks on FerretDB (see :data:`~signalstore_es.adapters.mongo.views.BULK_SIZE`),
+        one bulk per collection and commit on MongoDB; asked once per backend."""
+        if not self._bulk_size_known:
+            self._bulk_size = BULK_SIZE if is_ferretdb(self._db.client) else None
+            self._bulk_size_known = True
+        return self._bulk_size
 
     def rebuild(self, runner: ProjectionRunner) -> tuple[int, int]:
         # readers in other processes see empty views until the replay is done
@@ -272,8 +306,7 @@ class MongoBackend:
             self._db[CHECKPOINTS].delete_many({"_id": {"$in": list(runner.views)}})
             self._views_ready.difference_update(runner.views)
             self._ensure_views(runner.views)
-            writer = MongoViewWriter(self._db)
-            return runner.apply(writer.feed(self.read_commits(), runner.projectors), writer)
+            return self._replay(runner, self.read_commits(), dict.fromkeys(runner.views, 0))
 
     def _ensure_views(self, views: tuple[str, ...]) -> None:
         for view in views:

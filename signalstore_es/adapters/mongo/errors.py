@@ -14,13 +14,16 @@ from bson.errors import BSONError
 from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 
 from signalstore_es.domain.redaction import scrub
-from signalstore_es.errors import (  # noqa: F401 - the two outcome errors are re-exported
+from signalstore_es.errors import (
     BackendUnavailableError,
     CommitAlreadyLandedError,
     StorageError,
     ValidationError,
     ViewsBehindError,
 )
+
+#: the two outcome errors are re-exported for the backend and the package
+__all__ = ["CommitAlreadyLandedError", "ErrorTranslator", "ViewsBehindError", "describe_hosts"]
 
 _MAX_REASON = 300
 #: server error codes that mean "wrong credentials or missing role"

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pymongo import IndexModel
+from pymongo.errors import OperationFailure
 from pymongo.write_concern import WriteConcern
 
 from signalstore_es.errors import ArgumentTypeError, ValidationError
@@ -96,6 +97,15 @@ def ensure_view_indexes(db: Any, view: str) -> None:
     for name, specs in ((view, VIEW_INDEXES.get(view, ())),
                         (history, VIEW_INDEXES.get(history, DEFAULT_HISTORY_INDEXES))):
         create_indexes(db[name], [IndexModel(list(spec)) for spec in specs])
+
+
+def is_ferretdb(client: Any) -> bool:
+    """Whether the server is FerretDB (its ``buildInfo`` names its version), whose quirks
+    some writes work around. A server that refuses ``buildInfo`` is taken for MongoDB."""
+    try:
+        return "ferretdbVersion" in client.admin.command("buildInfo")
+    except OperationFailure:
+        return False
 
 
 def create_indexes(collection: Any, indexes: Sequence[IndexModel]) -> None:
