@@ -30,15 +30,11 @@ class CommitDraft:
     events: tuple[Event, ...] = attrs.field(converter=tuple)
 
     def seal(self, *, seq: int, prev_hash: str) -> Commit:
-        """Place the draft at ``seq`` after a commit whose hash is ``prev_hash``.
-
-        The sealed commit keeps each event's canonical JSON (see ``Commit.event_texts``)."""
-        texts = tuple(event_canonical_json(e) for e in self.events)
+        """Place the draft at ``seq`` after a commit whose hash is ``prev_hash``."""
         fields = {"seq": seq, "prev_hash": prev_hash, "commit_id": self.commit_id,
                   "committed_at": self.committed_at, "actor": self.actor, "message": self.message,
                   "library_version": self.library_version, "events": self.events}
-        digest = _digest(canonical_commit_bytes(Commit(hash="", **fields), event_texts=texts))
-        return Commit(hash=digest, event_texts=texts, **fields)
+        return Commit(hash=commit_hash(Commit(hash="", **fields)), **fields)
 
 
 @attrs.frozen(kw_only=True)
@@ -54,10 +50,6 @@ class Commit:
     events: tuple[Event, ...] = attrs.field(converter=tuple)
     prev_hash: str
     hash: str
-    #: the canonical JSON of each event, as hashed, when this process sealed the commit (None
-    #: for commits read from a log); a backend may store it as the event's text instead of
-    #: encoding the event once more. Not part of the commit's identity.
-    event_texts: tuple[bytes, ...] | None = attrs.field(default=None, eq=False, repr=False)
 
     def header(self) -> dict[str, Any]:
         """The audit fields, without events."""
@@ -80,11 +72,10 @@ def canonical_commit_document(commit: Commit) -> dict[str, Any]:
     }
 
 
-def canonical_commit_bytes(commit: Commit, *, event_texts: tuple[bytes, ...] | None = None) -> bytes:
+def canonical_commit_bytes(commit: Commit) -> bytes:
     """``canonical_json(canonical_commit_document(commit))``, assembled from each event's
-    canonical text (``event_texts`` if already encoded) and the header fields written one by
-    one (no float can hide in a header, so the library version's dots never send the whole
-    commit down the stdlib path)."""
+    canonical text and the header fields written one by one (no float can hide in a header,
+    so the library version's dots never send the whole commit down the stdlib path)."""
     header = (commit.actor, commit.commit_id, commit.library_version, commit.prev_hash)
     if not (all(type(v) is str for v in header) and type(commit.seq) is int
             and (commit.message is None or type(commit.message) is str)
@@ -95,8 +86,7 @@ def canonical_commit_bytes(commit: Commit, *, event_texts: tuple[bytes, ...] | N
             orjson.dumps(v) for v in (*header, commit.message))
     except orjson.JSONEncodeError:  # e.g. a lone surrogate: the reference raises as it always did
         return canonical_json(canonical_commit_document(commit))
-    events = b",".join(event_texts if event_texts is not None else
-                       [event_canonical_json(e) for e in commit.events])
+    events = b",".join([event_canonical_json(e) for e in commit.events])
     return b"".join((b'{"actor":', actor, b',"commit_id":', commit_id, b',"committed_at":',
                      str(to_epoch_ms(commit.committed_at)).encode(), b',"events":[', events,
                      b'],"library_version":', version, b',"message":', message,
@@ -105,11 +95,7 @@ def canonical_commit_bytes(commit: Commit, *, event_texts: tuple[bytes, ...] | N
 
 def commit_hash(commit: Commit) -> str:
     """``blake3:<hex>`` over the canonical encoding, which includes every blob address."""
-    return _digest(canonical_commit_bytes(commit))
-
-
-def _digest(canonical: bytes) -> str:
-    return f"{HASH_ALGORITHM}:{blake3.blake3(canonical).hexdigest()}"
+    return f"{HASH_ALGORITHM}:{blake3.blake3(canonical_commit_bytes(commit)).hexdigest()}"
 
 
 @attrs.frozen(kw_only=True)

@@ -1,4 +1,4 @@
-"""The view writer and view queries of the embedded backend."""
+"""The view writer and view queries of the embedded backend (layout: :mod:`.schema`)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from signalstore_es.adapters.sqlite.schema import (
     COLUMN_NAMES,
     PUSHDOWN_COLUMNS,
     PUSHDOWN_FIELDS,
+    REMOVAL_FIELD,
     check_view_name,
     versions_name,
     view_indexes_ddl,
@@ -23,6 +24,8 @@ from signalstore_es.domain.query import check_embedded_filter, compile_filter, p
 from signalstore_es.ports.storage import SortSpec
 
 RowState = tuple[Optional[dict[str, Any]], Optional[RowPosition]]
+#: a row's plain columns after its position: (removed, key, schema_ref, data_name, schema_name)
+Columns = tuple[int, Optional[str], Optional[str], Optional[str], Optional[str]]
 #: views whose documents come from validated records and models only (finite floats); rows of
 #: other (user) views are checked, so a NaN fails the write as it did with the stdlib encoder
 _VALIDATED_VIEWS = frozenset({"records", "domain_models", "purged_blobs"})
@@ -46,28 +49,34 @@ def run_script(connection: sqlite3.Connection, script: str) -> None:
             connection.execute(statement)
 
 
-def pushdown_values(document: Mapping[str, Any]) -> tuple[Optional[str], ...]:
-    """The indexed columns of a row (in ``PUSHDOWN_FIELDS`` order): each field's value if it
-    is a str, else NULL."""
+def row_columns(document: Mapping[str, Any]) -> Columns:
+    """The plain columns of a row: ``removed`` (1 if ``time_of_removal`` is set, 0 if it is
+    null or missing, as MongoDB's ``None`` matches both), then the indexed fields in
+    ``PUSHDOWN_FIELDS`` order, each the field's value if it is a str, else NULL."""
     get = document.get
     key, schema_ref, data_name, schema_name = get("_key"), get("schema_ref"), get("data_name"), get("schema_name")
-    return (key if type(key) is str else None, schema_ref if type(schema_ref) is str else None,
-            data_name if type(data_name) is str else None,
+    return (0 if get(REMOVAL_FIELD) is None else 1, key if type(key) is str else None,
+            schema_ref if type(schema_ref) is str else None, data_name if type(data_name) is str else None,
             schema_name if type(schema_name) is str else None)
 
 
-assert PUSHDOWN_FIELDS == ("_key", "schema_ref", "data_name", "schema_name"), "update pushdown_values"
+assert PUSHDOWN_FIELDS == ("_key", "schema_ref", "data_name", "schema_name"), "update row_columns"
+assert REMOVAL_FIELD == "time_of_removal", "update row_columns"
+
+#: a row as the writer knows it: (position, JSON text, plain columns); text None: no row
+_State = tuple[Optional[RowPosition], Optional[str], Optional[Columns]]
+_ABSENT: _State = (None, None, None)
+_ROW_COLUMNS = f"from_seq, from_idx, {COLUMN_NAMES}, doc"  #: as read from and written to a table
 
 
 @attrs.define
 class _Pending:
     """The changes of one view not yet sent to SQLite."""
 
-    #: final state of each changed row: (position, JSON text, indexed columns); text None: deleted
-    rows: dict[str, tuple[RowPosition, Optional[str], Any]] = attrs.Factory(dict)
-    stored: dict[str, bool] = attrs.Factory(dict)  #: row id -> whether the table holds it
-    history: dict[str, list[Any]] = attrs.Factory(dict)  #: new history rows by version id
-    closes: list[tuple[int, str]] = attrs.Factory(list)  #: (to_seq, version id) of stored versions
+    rows: dict[str, _State] = attrs.Factory(dict)  #: final state of each changed row
+    #: row id -> the plain columns the table holds for it (None: the table has no such row)
+    stored: dict[str, Optional[Columns]] = attrs.Factory(dict)
+    closed: list[tuple[Any, ...]] = attrs.Factory(list)  #: history rows: versions closed by a write
 
 
 class SqliteViewWriter:
@@ -76,16 +85,18 @@ class SqliteViewWriter:
     Changes are buffered and written with one ``executemany`` per table when a view's
     checkpoint is set after :data:`FLUSH_ROWS` buffered rows, and by :meth:`flush`, which the
     backend calls before it commits (nothing reads the view tables in between). Reads see the
-    buffer first. A row's open history version is the one stamped with the row's position, so
-    closing it is a primary-key update, and a new row (no current row) has none to close.
-    :meth:`prefetch` loads the rows of a whole commit with a few ``IN`` queries.
+    buffer first. The current row is its open version, so a write closes it by adding the
+    previous state to the history table with ``to_seq`` set (an insert, never an update); a new
+    row has nothing to close. :meth:`prefetch` loads the rows of a whole commit with a few
+    ``IN`` queries.
     """
 
     def __init__(self, connection: sqlite3.Connection, ready: Optional[set[str]] = None) -> None:
         self._db = connection
         self._ready: set[str] = ready if ready is not None else set()
         self._pending: dict[str, _Pending] = {}
-        self._known: dict[str, dict[str, RowState]] = {}  #: rows read from the tables
+        #: rows read from the tables: their documents (as handed to projectors) and states
+        self._known: dict[str, dict[str, tuple[Optional[dict[str, Any]], _State]]] = {}
         self._checkpoints: dict[str, int] = {}  #: set since the last flush
         self._read_checkpoints: dict[str, int] = {}  #: read in the current transaction
         self._buffered = 0
@@ -106,11 +117,11 @@ class SqliteViewWriter:
         for start in range(0, len(missing), _IN_BATCH):
             batch = missing[start:start + _IN_BATCH]
             marks = ",".join("?" * len(batch))
-            for row_id, text, seq, index in self._db.execute(
-                    f'SELECT row_id, doc, pos_seq, pos_idx FROM "{view}" WHERE row_id IN ({marks})', batch):
-                known[row_id] = (loads(text), RowPosition(seq, index))
+            for row_id, *stored in self._db.execute(
+                    f'SELECT row_id, {_ROW_COLUMNS} FROM "{view}" WHERE row_id IN ({marks})', batch):
+                known[row_id] = _known_row(stored)
             for row_id in batch:
-                known.setdefault(row_id, (None, None))
+                known.setdefault(row_id, (None, _ABSENT))
 
     def read_row(self, view: str, row_id: str) -> RowState:
         pending = self._pending.get(view)
@@ -118,17 +129,21 @@ class SqliteViewWriter:
             found = pending.rows.get(row_id)
             if found is not None:  # written in this batch: only its text is kept
                 return (None if found[1] is None else loads(found[1])), found[0]
+        document, (position, _, _) = self._stored(view, row_id)
+        return document, position
+
+    def _stored(self, view: str, row_id: str) -> tuple[Optional[dict[str, Any]], _State]:
+        """A row as the table holds it (cached until the transaction ends)."""
         known = self._known.get(view)
         if known is not None:
-            state = known.get(row_id)
-            if state is not None:
-                return state
+            found = known.get(row_id)
+            if found is not None:
+                return found
         self.ensure_view(view)
-        found = self._db.execute(
-            f'SELECT doc, pos_seq, pos_idx FROM "{view}" WHERE row_id = ?', (row_id,)).fetchone()
-        state = (None, None) if found is None else (loads(found[0]), RowPosition(found[1], found[2]))
-        self._known.setdefault(view, {})[row_id] = state
-        return state
+        stored = self._db.execute(f'SELECT {_ROW_COLUMNS} FROM "{view}" WHERE row_id = ?', (row_id,)).fetchone()
+        found = (None, _ABSENT) if stored is None else _known_row(stored)
+        self._known.setdefault(view, {})[row_id] = found
+        return found
 
     # -- writes --------------------------------------------------------------------------------
     def write_row(self, view: str, row_id: str, document: Optional[dict[str, Any]],
@@ -138,31 +153,20 @@ class SqliteViewWriter:
             self.ensure_view(view)
             pending = self._pending[view] = _Pending()
         rows = pending.rows
-        earlier = rows.get(row_id)
-        previous: Optional[RowPosition]
-        if earlier is not None:  # written before in this batch
-            exists, previous = earlier[1] is not None, earlier[0]
-        else:
-            before, previous = self.read_row(view, row_id)
-            exists = before is not None
-            pending.stored[row_id] = exists
-        if exists and previous is not None:  # close the open version
-            closed = f"{row_id}@{previous.seq}:{previous.index}"
-            opened = pending.history.get(closed)
-            if opened is not None:
-                opened[3] = position.seq
-            else:
-                pending.closes.append((position.seq, closed))
+        previous = rows.get(row_id)
+        if previous is None:  # first write in this batch: the table's state
+            previous = self._stored(view, row_id)[1]
+            pending.stored[row_id] = previous[2]
+        since, text, columns = previous
+        if text is not None and since.seq < position.seq:  # type: ignore[union-attr]
+            # close the open version; one that opened in this very commit is valid at no seq
+            pending.closed.append((row_id, since.seq, position.seq, *columns, text))  # type: ignore
         if document is None:
             rows[row_id] = (position, None, None)
         else:
             if view not in _VALIDATED_VIEWS and has_non_finite(document):
                 raise ValueError(f"Out of range float values are not JSON compliant (a row of view {view!r})")
-            text = dumps(document)
-            columns = pushdown_values(document)
-            rows[row_id] = (position, text, columns)
-            version_id = f"{row_id}@{position.seq}:{position.index}"
-            pending.history[version_id] = [version_id, row_id, position.seq, None, text, *columns]
+            rows[row_id] = (position, dumps(document), row_columns(document))
         self._buffered += 1
 
     def checkpoint(self, view: str) -> int:
@@ -201,34 +205,44 @@ class SqliteViewWriter:
         self._buffered = 0
 
     def _flush_view(self, view: str, pending: _Pending) -> None:
-        history = versions_name(view)
-        if pending.closes:
-            self._db.executemany(f'UPDATE "{history}" SET to_seq = ? WHERE version_id = ?', pending.closes)
-        if pending.history:
+        if pending.closed:
             self._db.executemany(
-                f'INSERT OR REPLACE INTO "{history}" (version_id, row_id, from_seq, to_seq, doc, '
-                f"{COLUMN_NAMES}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", list(pending.history.values()))
+                f'INSERT INTO "{versions_name(view)}" (row_id, from_seq, to_seq, {COLUMN_NAMES}, doc) '
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", pending.closed)
         new: list[tuple[Any, ...]] = []
-        changed: list[tuple[Any, ...]] = []
+        changed: list[tuple[Any, ...]] = []  #: rows whose indexed columns change too
+        restated: list[tuple[Any, ...]] = []  #: rows whose indexed columns stay (a remove, a restore)
         deleted: list[tuple[str]] = []
         for row_id, (position, text, columns) in pending.rows.items():
             stored = pending.stored[row_id]
             if text is None:
-                if stored:
+                if stored is not None:
                     deleted.append((row_id,))
-                continue
-            values = (row_id, text, position.seq, position.index, *columns)
-            (changed if stored else new).append(values)
+            elif stored is None:
+                new.append((row_id, position.seq, position.index, *columns, text))  # type: ignore
+            elif stored[1:] == columns[1:]:  # type: ignore[index]
+                restated.append((position.seq, position.index, columns[0], text, row_id))  # type: ignore
+            else:
+                changed.append((position.seq, position.index, *columns, text, row_id))  # type: ignore
         if deleted:
             self._db.executemany(f'DELETE FROM "{view}" WHERE row_id = ?', deleted)
-        insert = f'INSERT INTO "{view}" (row_id, doc, pos_seq, pos_idx, {COLUMN_NAMES}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'
         if new:
-            self._db.executemany(insert, new)
-        if changed:
             self._db.executemany(
-                insert + " ON CONFLICT (row_id) DO UPDATE SET doc = excluded.doc, pos_seq = excluded.pos_seq, "
-                "pos_idx = excluded.pos_idx, " + ", ".join(f"{c} = excluded.{c}" for c in PUSHDOWN_COLUMNS.values()),
-                changed)
+                f'INSERT INTO "{view}" (row_id, {_ROW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)', new)
+        # SQLite rewrites the entries of every index whose columns an UPDATE sets, even to the
+        # same values, so a row whose indexed columns stay sets only the others
+        if restated:
+            self._db.executemany(
+                f'UPDATE "{view}" SET from_seq = ?, from_idx = ?, removed = ?, doc = ? WHERE row_id = ?', restated)
+        if changed:
+            assignments = ", ".join(f"{column} = ?" for column in _ROW_COLUMNS.split(", "))
+            self._db.executemany(f'UPDATE "{view}" SET {assignments} WHERE row_id = ?', changed)
+
+
+def _known_row(stored: Any) -> tuple[dict[str, Any], _State]:
+    """(document, state) of a row read as ``_ROW_COLUMNS``."""
+    from_seq, from_idx, removed, key, schema_ref, data_name, schema_name, text = stored
+    return loads(text), (RowPosition(from_seq, from_idx), text, (removed, key, schema_ref, data_name, schema_name))
 
 
 # ------------------------------------------------------------------------------------ queries
@@ -240,9 +254,14 @@ def find_rows(connection: sqlite3.Connection, view: str, filter: Mapping[str, An
 
     A filter made only of string equalities on indexed fields and ``time_of_removal`` being
     (not) None, at the top level or in a top-level ``$and`` - the lookups the API makes on
-    every add, get and find by name - is answered by SQL alone. Other filters are checked and
-    compiled once per distinct filter (a small cache) and matched in Python.
+    every add, get and find by name - is answered by SQL alone; the commonest of them, a live
+    row by ``_key`` now (every ``add`` asks it), skips even the filter analysis. Other filters
+    are checked and compiled once per distinct filter (a small cache) and matched in Python.
     """
+    if as_of is None and not sort and len(filter) == 2 and filter.get(REMOVAL_FIELD, _NO_CONDITION) is None:
+        key = filter.get("_key")
+        if type(key) is str:
+            return _live_by_key(connection, view, key, limit)
     if view not in _VIEW_NAMES:
         _VIEW_NAMES.add(check_view_name(view))
     exact = _exact_conditions(filter)
@@ -254,6 +273,25 @@ def find_rows(connection: sqlite3.Connection, view: str, filter: Mapping[str, An
 
 _VIEW_NAMES: set[str] = set()
 _NOT_NONE = "$ne None"  #: time_of_removal's condition for "not None"
+_NO_CONDITION = object()
+_LIVE_BY_KEY: dict[tuple[str, Optional[int]], str] = {}  #: (view, limit) -> SQL
+
+
+def _live_by_key(connection: sqlite3.Connection, view: str, key: str, limit: Optional[int]) -> list[dict[str, Any]]:
+    """``{"_key": key, "time_of_removal": None}`` on the current rows: one index probe."""
+    sql = _LIVE_BY_KEY.get((view, limit))
+    if sql is None:
+        sql = f'SELECT doc FROM "{check_view_name(view)}" WHERE key = ? AND removed = 0'
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        if len(_LIVE_BY_KEY) < 1024:
+            _LIVE_BY_KEY[(view, limit)] = sql
+    try:
+        return [loads(text) for (text,) in connection.execute(sql, (key,))]
+    except sqlite3.OperationalError as err:
+        if "no such table" in str(err):
+            return []
+        raise
 
 
 def _exact_conditions(filter: Mapping[str, Any]) -> Optional[dict[str, Any]]:
@@ -377,29 +415,31 @@ _SQL: dict[tuple[Any, ...], str] = {}
 
 
 def _candidate_query(view: str, equalities: Mapping[str, Any], as_of: Optional[int]) -> tuple[str, list[Any]]:
-    removal = equalities.get("time_of_removal", _NO_CONDITION)
-    params = [v for f, v in equalities.items() if f != "time_of_removal"]
+    """The SQL selecting the documents that satisfy ``equalities`` (now, or at seq ``as_of``:
+    the current rows written by then and the closed versions valid then), and its parameters."""
+    removal = equalities.get(REMOVAL_FIELD, _NO_CONDITION)
+    params = [v for f, v in equalities.items() if f != REMOVAL_FIELD]
     if as_of is not None:
-        params.extend((as_of, as_of))
+        params = [*params, as_of, *params, as_of, as_of]
     shape = (view, as_of is None, tuple(equalities), removal)
     sql = _SQL.get(shape)
     if sql is None:
         conditions: list[str] = []
         for field, value in equalities.items():
-            if field == "time_of_removal":  # None matches null and missing, as in MongoDB
-                test = "NULL" if value is None else "NOT NULL"
-                conditions.append(f"json_extract(doc, '$.time_of_removal') IS {test}")
+            if field == REMOVAL_FIELD:  # None matches null and missing, as in MongoDB
+                conditions.append("removed = 0" if value is None else "removed = 1")
             else:
                 conditions.append(f"{PUSHDOWN_COLUMNS[field]} = ?")
-        table = view
-        if as_of is not None:
-            table = versions_name(view)
-            conditions.append("from_seq <= ? AND (to_seq IS NULL OR to_seq > ?)")
-        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-        sql = f'SELECT doc FROM "{table}"{where}'
+        if as_of is None:
+            sql = _select_docs(view, conditions)
+        else:
+            sql = (_select_docs(view, [*conditions, "from_seq <= ?"]) + " UNION ALL "
+                   + _select_docs(versions_name(view), [*conditions, "from_seq <= ?", "to_seq > ?"]))
         if len(_SQL) < 4096:
             _SQL[shape] = sql
     return sql, params
 
 
-_NO_CONDITION = object()
+def _select_docs(table: str, conditions: list[str]) -> str:
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    return f'SELECT doc FROM "{table}"{where}'
