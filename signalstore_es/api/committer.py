@@ -53,8 +53,6 @@ class Committer:
     #: loop). If another writer appended meanwhile, that seq is taken, the append fails with
     #: SeqTakenError and the next attempt reads the real head, as after any lost race.
     known_head: Head | None = None
-    #: the head right after this committer's commit landed (for the next unit of work's committer)
-    landed_head: Head | None = None
 
     def commit(self, staging: Staging, message: str | None) -> CommitReceipt:
         self._keep_blobs_alive(staging)
@@ -108,7 +106,6 @@ class Committer:
 
     def _landed(self, commit: Commit) -> CommitReceipt:
         self.base_seq = max(self.base_seq, commit.seq)
-        self.landed_head = Head(seq=commit.seq, hash=commit.hash, committed_at=commit.committed_at)
         return CommitReceipt.of(commit)
 
     def _seal(self, staging: Staging, head: Head, commit_id: str, message: str | None) -> Commit:

@@ -130,7 +130,8 @@ class UnitOfWork:
                 extra.update(seq=receipt.seq, commit_id=receipt.commit_id, events=receipt.event_count)
                 self._forget_changed_models(context, landed_right_after=receipt.seq == base + 1)
                 self._delete_purged_bytes(context)
-                self._open(receipt.seq, known_head=context.committer.landed_head)
+                self._open(receipt.seq, known_head=Head(seq=receipt.seq, hash=receipt.hash,
+                                                        committed_at=receipt.committed_at))
             self._memory.commit()
             return receipt
 

@@ -102,21 +102,14 @@ def _copied_plain_mapping(mapping: dict[Any, Any], depth: int, size: list[int]) 
         if name_bytes is None:
             name_bytes = _plain_name_bytes(name)
         kind = type(value)
-        if kind is str:
-            total += name_bytes + _STRING_BYTES + (len(value) if value.isascii() else _plain_utf8_length(value))
-        elif kind is int:
-            if not _INT64[0] <= value <= _INT64[1]:
-                raise _NotPlain
-            total += name_bytes + 8
-        elif kind is float:
-            if not math.isfinite(value):
-                raise _NotPlain
-            total += name_bytes + 8
-        elif kind in _PLAIN_SCALARS:
-            total += name_bytes + 1
+        if kind is str and value.isascii():  # most values: no call
+            total += name_bytes + _STRING_BYTES + len(value)
         else:
-            total += name_bytes
-            value = _copied_plain_container(value, kind, depth, size)
+            scalar_bytes = _plain_scalar_bytes(value, kind)
+            if scalar_bytes is None:
+                value = _copied_plain_container(value, kind, depth, size)
+                scalar_bytes = 0  # the container counted itself into ``size``
+            total += name_bytes + scalar_bytes
         copy[name] = value
     size[0] += total
     return copy
@@ -149,17 +142,29 @@ def _copied_plain_container(value: Any, kind: type, depth: int, size: list[int])
     copy = []
     for item in value:
         item_kind = type(item)
-        if item_kind is str:
-            size[0] += _STRING_BYTES + _plain_utf8_length(item)
-        elif item_kind is int or item_kind is float or item_kind in _PLAIN_SCALARS:
-            if item_kind is int and not _INT64[0] <= item <= _INT64[1] or \
-                    item_kind is float and not math.isfinite(item):
-                raise _NotPlain
-            size[0] += 1 if item_kind in _PLAIN_SCALARS else 8
-        else:
+        scalar_bytes = _plain_scalar_bytes(item, item_kind)
+        if scalar_bytes is None:
             item = _copied_plain_container(item, item_kind, depth + 1, size)
+        else:
+            size[0] += scalar_bytes
         copy.append(item)
     return copy
+
+
+def _plain_scalar_bytes(value: Any, kind: type) -> int | None:
+    """The BSON bytes of a plain scalar value, None for a container (a list or a dict, or
+    anything else, which the container path refuses)."""
+    if kind is str:
+        return _STRING_BYTES + _plain_utf8_length(value)
+    if kind is int:
+        if not _INT64[0] <= value <= _INT64[1]:
+            raise _NotPlain
+        return 8
+    if kind is float:
+        if not math.isfinite(value):
+            raise _NotPlain
+        return 8
+    return 1 if kind in _PLAIN_SCALARS else None
 
 
 def _plain_utf8_length(text: str) -> int:

@@ -468,12 +468,18 @@ def test_put_after_delete_stores_the_blob_again(fs: Any, project: str, adapter: 
     assert store.exists(written.address, adapter.extension)
 
 
+@pytest.fixture
+def synced(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The file descriptors ``os.fsync`` is called with from now on (the fsyncs still run)."""
+    calls: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: calls.append(fd) or real_fsync(fd))
+    return calls
+
+
 @pytest.mark.parametrize("durable", [True, False], ids=["durable", "not-durable"])
 def test_a_blob_is_fsynced_before_publishing_only_when_durable(
-        tmp_path: Any, project: str, adapter: Any, durable: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    synced: list[int] = []
-    real_fsync = os.fsync
-    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+        tmp_path: Any, project: str, adapter: Any, durable: bool, synced: list[int]) -> None:
     store = FsspecBlobStore(DirFileSystem(str(tmp_path), LocalFileSystem()), project, durable=durable)
     written = store.put(sample(), adapter)
     assert bool(synced) is durable
@@ -483,7 +489,7 @@ def test_a_blob_is_fsynced_before_publishing_only_when_durable(
 
 @pytest.mark.parametrize("durability", ["full", "normal"])
 def test_the_embedded_stores_durability_decides_whether_blobs_are_fsynced(
-        tmp_path: Any, durability: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Any, durability: str, request: pytest.FixtureRequest) -> None:
     from signalstore_es import UnitOfWorkProvider
     from signalstore_es.testing import vocabulary
 
@@ -492,9 +498,7 @@ def test_the_embedded_stores_durability_decides_whether_blobs_are_fsynced(
         for model in vocabulary.all_models():
             uow.domain_models.add(model)
         uow.commit()
-    synced: list[int] = []
-    real_fsync = os.fsync
-    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    synced = request.getfixturevalue("synced")  # from here on: the vocabulary's commit is not counted
     with provider("lab") as uow:
         uow.data.add(xr.DataArray(np.arange(4.0), dims=["spike_idx"],
                                   attrs=vocabulary.spike_times_attrs("unit1", n_spikes=4)))

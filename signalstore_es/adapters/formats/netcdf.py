@@ -53,6 +53,7 @@ from signalstore_es.adapters.formats.xarray_content import (
     DEFAULT_CHUNK_BYTES,
     METADATA_ATTR,
     DataArrayKind,
+    StreamedAdapter,
     StreamedContent,
     VariableSpec,
     checked_strings,
@@ -60,7 +61,7 @@ from signalstore_es.adapters.formats.xarray_content import (
 from signalstore_es.adapters.fsspec.blob_store import local_path
 from signalstore_es.adapters.fsspec.local import Writeback
 from signalstore_es.errors import IntegrityError, ValidationError
-from signalstore_es.ports.data_adapter import DataAdapter, WrittenBlob
+from signalstore_es.ports.data_adapter import WrittenBlob
 
 try:  # HDF5 is not thread-safe: share xarray's lock so our calls never overlap its reads
     from xarray.backends.netCDF4_ import NETCDF4_PYTHON_LOCK as _LOCK
@@ -79,7 +80,7 @@ _VIEWS = {"b": "u1", "M": "i8", "m": "i8"}
 Build = Callable[[Any, Callable[[str], Any]], Any]
 
 
-class NetCdfAdapterBase(DataAdapter):
+class NetCdfAdapterBase(StreamedAdapter):
     """A netCDF-4 file per object, for any :class:`StreamedContent` (see the module docstring).
 
     Subclasses say which objects they handle, how an object becomes its content
@@ -97,18 +98,6 @@ class NetCdfAdapterBase(DataAdapter):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} chunk_bytes={self.chunk_bytes}>"
-
-    def _content(self, obj: Any) -> StreamedContent:
-        raise NotImplementedError
-
-    def _build(self, metadata: Any, load: Callable[[str], Any]) -> Any:
-        raise NotImplementedError
-
-    def _written(self, content: Any, obj: Any, address: str, size: int) -> WrittenBlob:
-        return WrittenBlob(address=address, size=size)
-
-    def content_address(self, obj: Any) -> str:
-        return self._content(obj).address()
 
     def write(self, obj: Any, fs: fsspec.AbstractFileSystem, path: str) -> WrittenBlob:
         """Write ``obj`` to ``path`` on ``fs`` while hashing it.

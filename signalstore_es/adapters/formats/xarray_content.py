@@ -38,7 +38,7 @@ from signalstore_es.adapters.formats.hashing import (
     length_prefixed_utf8,
 )
 from signalstore_es.errors import ArgumentTypeError, IntegrityError, ValidationError
-from signalstore_es.ports.data_adapter import WrittenBlob
+from signalstore_es.ports.data_adapter import DataAdapter, WrittenBlob
 
 FORMAT_TAG = "signalstore_es.xarray.DataArray/1"
 METADATA_ATTR = "signalstore_es"  #: global attribute holding the JSON layout of the blob
@@ -338,6 +338,26 @@ def _check_names(obj: xr.DataArray) -> None:
         if type(index) is not xr.indexes.PandasIndex:
             raise ValidationError(f"coordinate {name!r} has a {type(index).__name__}; only plain "
                                   "pandas indexes can be stored (reset or drop the others)")
+
+
+class StreamedAdapter(DataAdapter):
+    """What the netCDF and Zarr adapters share: an object becomes a :class:`StreamedContent`
+    (:meth:`_content`), its address is that content's, and the loaded variables become an
+    object again (:meth:`_build`). A kind mixin (:class:`DataArrayKind`, ``DatasetKind``),
+    listed first, fills these in; a format base class adds ``write`` and ``read``."""
+
+    def _content(self, obj: Any) -> StreamedContent:
+        raise NotImplementedError
+
+    def _build(self, metadata: Any, load: Callable[[str], Any]) -> Any:
+        raise NotImplementedError
+
+    def _written(self, content: Any, obj: Any, address: str, size: int) -> WrittenBlob:
+        """What ``write`` returns (the kind adds shape and dtype)."""
+        return WrittenBlob(address=address, size=size)
+
+    def content_address(self, obj: Any) -> str:
+        return self._content(obj).address()
 
 
 class DataArrayKind:

@@ -31,7 +31,6 @@ convert a ``DirFileSystem`` whose target is synchronous by itself).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from typing import Any
 
 import dask.array
@@ -46,6 +45,7 @@ from signalstore_es.adapters.formats.hashing import BackgroundHasher
 from signalstore_es.adapters.formats.xarray_content import (
     METADATA_ATTR,
     DataArrayKind,
+    StreamedAdapter,
     StreamedContent,
     VariableSpec,
     checked_strings,
@@ -53,7 +53,7 @@ from signalstore_es.adapters.formats.xarray_content import (
 from signalstore_es.adapters.fsspec.blob_store import local_path
 from signalstore_es.adapters.fsspec.local import start_writeback
 from signalstore_es.errors import IntegrityError, ValidationError
-from signalstore_es.ports.data_adapter import DataAdapter, WrittenBlob
+from signalstore_es.ports.data_adapter import WrittenBlob
 
 #: 4 MiB chunks: zstd-compressing 16 MiB chunks one at a time measured 2.5x slower
 ZARR_CHUNK_BYTES = 4 * 2**20
@@ -63,7 +63,7 @@ _WHOLE = 2**62  #: a batch that takes a whole variable
 _RESERVED_KEYS = frozenset({"zarr.json"})  # would collide with the group's own metadata file
 
 
-class ZarrAdapterBase(DataAdapter):
+class ZarrAdapterBase(StreamedAdapter):
     """A Zarr v3 group per object, for any :class:`StreamedContent` (see the module docstring).
 
     Subclasses say which objects they handle, how an object becomes its content
@@ -81,18 +81,6 @@ class ZarrAdapterBase(DataAdapter):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} chunk_bytes={self.chunk_bytes} compressors={self.compressors!r}>"
-
-    def _content(self, obj: Any) -> StreamedContent:
-        raise NotImplementedError
-
-    def _build(self, metadata: Any, load: Callable[[str], Any]) -> Any:
-        raise NotImplementedError
-
-    def _written(self, content: Any, obj: Any, address: str, size: int) -> WrittenBlob:
-        return WrittenBlob(address=address, size=size)
-
-    def content_address(self, obj: Any) -> str:
-        return self._content(obj).address()
 
     def write(self, obj: Any, fs: fsspec.AbstractFileSystem, path: str) -> WrittenBlob:
         """Write ``obj`` as a new Zarr group at ``path`` on ``fs`` while hashing it.

@@ -28,6 +28,7 @@ on, or its own previous commit): the log is append-only, so a commit seen once s
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -102,8 +103,6 @@ class MongoBackend:
         self._views_ready: set[str] = set()
         #: ``(seq, hash)`` of the newest commit this backend has seen in the log, if any
         self._seen: tuple[int, str] | None = None
-        self._bulk_size: int | None = None  #: statements per view update command (None: all)
-        self._bulk_size_known = False
 
     def __repr__(self) -> str:
         return f"MongoBackend(project={self.project!r}, hosts={self._errors.hosts!r})"
@@ -284,18 +283,17 @@ class MongoBackend:
                 checkpoints: Mapping[str, int]) -> tuple[int, int]:
         """Apply ``commits`` to the runner's views, whose ``checkpoints`` were just read, then
         save the new checkpoints in one write."""
-        writer = MongoViewWriter(self._db, checkpoints, self._view_bulk_size())
+        writer = MongoViewWriter(self._db, checkpoints, self._view_bulk_size)
         replayed = runner.apply(writer.feed(commits, runner.projectors), writer)
         writer.save_checkpoints()
         return replayed
 
+    @functools.cached_property
     def _view_bulk_size(self) -> int | None:
-        """Small update bulks on FerretDB (see :data:`~signalstore_es.adapters.mongo.views.BULK_SIZE`),
-        one bulk per collection and commit on MongoDB; asked once per backend."""
-        if not self._bulk_size_known:
-            self._bulk_size = BULK_SIZE if is_ferretdb(self._db.client) else None
-            self._bulk_size_known = True
-        return self._bulk_size
+        """Statements per view update command: small bulks on FerretDB (see
+        :data:`~signalstore_es.adapters.mongo.views.BULK_SIZE`), one bulk per collection and
+        commit on MongoDB (None); asked once per backend."""
+        return BULK_SIZE if is_ferretdb(self._db.client) else None
 
     def rebuild(self, runner: ProjectionRunner) -> tuple[int, int]:
         # readers in other processes see empty views until the replay is done
