@@ -17,10 +17,11 @@ import itertools
 import os
 import sqlite3
 from datetime import datetime
-from typing import Any, Iterator, Mapping, Optional
+from typing import Any, Callable, Iterator, Mapping, Optional
 
 from projections.runner import ProjectionRunner
 from signalstore_es._bulk import paused_gc
+from signalstore_es.adapters.sqlite import added_rows
 from signalstore_es.adapters.sqlite.schema import LOG_TABLES, drop_view_ddl, upgrade_layout, view_indexes_ddl
 from signalstore_es.adapters.sqlite.views import SqliteViewWriter, find_rows, run_script
 from signalstore_es.domain.codec import event_from_json, event_json
@@ -28,6 +29,14 @@ from signalstore_es.domain.commits import Commit
 from signalstore_es.domain.time import from_epoch_ms, to_epoch_ms
 from signalstore_es.errors import StorageError, ValidationError
 from signalstore_es.ports.storage import Head, SeqTakenError, SortSpec
+
+#: turns one row of the events table (seq, idx, event_type, body, committed_at) into an event
+Decoder = Callable[[int, int, str, str, int], Any]
+
+
+def _decoded(seq: int, index: int, event_type: str, body: str, committed_at: int) -> Any:
+    return event_from_json(body)
+
 
 BUSY_TIMEOUT_SECONDS = 60.0
 _SYNC_MODES = {"full": "FULL", "normal": "NORMAL"}
@@ -82,6 +91,10 @@ class SqliteBackend:
         return Head(seq=found[0], hash=found[1], committed_at=from_epoch_ms(found[2]))
 
     def read_commits(self, *, after: int = 0, upto: Optional[int] = None) -> Iterator[Commit]:
+        return self._read_commits(after=after, upto=upto)
+
+    def _read_commits(self, *, after: int = 0, upto: Optional[int] = None,
+                      decode: Decoder = _decoded) -> Iterator[Commit]:
         last = after
         while True:
             headers = self._db.execute(
@@ -90,21 +103,21 @@ class SqliteBackend:
                 (last, upto if upto is not None else 2**62, _PAGE)).fetchall()
             if not headers:
                 return
-            yield from self._with_events(headers)
+            yield from self._with_events(headers, decode)
             last = headers[-1][0]
 
-    def _with_events(self, headers: list[tuple[Any, ...]]) -> Iterator[Commit]:
+    def _with_events(self, headers: list[tuple[Any, ...]], decode: Decoder) -> Iterator[Commit]:
         """The commits of ``headers`` with their events, decoded one commit at a time (a page
         of large commits never sits in memory whole)."""
-        rows = iter(self._db.execute("SELECT seq, body FROM events WHERE seq >= ? AND seq <= ? ORDER BY seq, idx",
-                                     (headers[0][0], headers[-1][0])))
+        rows = iter(self._db.execute("SELECT seq, idx, event_type, body FROM events WHERE seq >= ? AND seq <= ? "
+                                     "ORDER BY seq, idx", (headers[0][0], headers[-1][0])))
         row = next(rows, None)
         for seq, commit_id, at, actor, message, version, prev_hash, hash_ in headers:
             while row is not None and row[0] < seq:  # no commit row: not part of the log
                 row = next(rows, None)
             events = []
             while row is not None and row[0] == seq:
-                events.append(event_from_json(row[1]))
+                events.append(decode(seq, row[1], row[2], row[3], at))
                 row = next(rows, None)
             yield Commit(seq=seq, commit_id=commit_id, committed_at=from_epoch_ms(at), actor=actor,
                          message=message, library_version=version, events=tuple(events),
@@ -176,10 +189,28 @@ class SqliteBackend:
                 self._views_ready.discard(view)
             for view in runner.views:
                 self._writer.ensure_view(view, indexes=False)
-            result = self._project(runner, self.read_commits())
+            result = self._replay_log(runner)
             for view in runner.views:  # on failure the transaction rolls the tables back anyway
                 run_script(self._db, view_indexes_ddl(view))
             return result
+
+    def _replay_log(self, runner: ProjectionRunner) -> tuple[int, int]:
+        """Replay the whole log into empty view tables. The built-in ``records`` view's rows of
+        ``RecordAdded`` events (most of any log) are built from the bodies' JSON and inserted
+        first (:mod:`.added_rows`), then the projectors replay the other events, reading only
+        the bodies they need."""
+        if not added_rows.handles(runner.projectors):
+            return self._project(runner, self.read_commits())
+        bulk = added_rows.BulkAdds(self._db, runner)
+
+        def commits() -> Iterator[Commit]:
+            for commit in self._read_commits(decode=bulk.decode):
+                if bulk.must_write_before(commit):
+                    bulk.write()
+                yield commit
+            bulk.write()
+
+        return self._project(bulk.runner, commits())
 
     @contextlib.contextmanager
     def _cache_pages(self, kib: int) -> Iterator[None]:

@@ -1,0 +1,211 @@
+"""Rebuild of the ``records`` view's ``RecordAdded`` rows straight from the log's JSON text.
+
+Almost every event of a log is a ``RecordAdded``, and its row is a fixed function of the
+event body and its commit's time: the record's fields, then the key, ``has_file``, the save
+time, ``_key``, ``_generation`` and ``_blob`` (:func:`projections.records._added`). Through
+the projector, a rebuild decodes each body into an event (dates, keys and blob references
+become objects), builds the row and encodes it again. The row's JSON is the record's JSON as
+the body holds it with those fields appended, so :func:`added_rows` splices it from the body
+text instead, after checking the parsed body has exactly the shape
+:func:`signalstore_es.domain.codec.event_json` writes (the text around the record is
+compared with the parsed key and blob, so the slice is exactly the record's JSON). Anything
+else (another schema version, a record holding one of the row's own field names, an unusual
+blob) goes through the projector itself.
+
+:class:`BulkAdds` runs one replay: the backend reads the log once; the adds' rows are
+inserted in bulk and every other event (and every other projector) goes through the
+projection runner as usual, with the rows inserted before the runner sees a commit that may
+change them. That order gives the same tables:
+
+* the row of a ``RecordAdded`` is a new row, ``<key>@<seq>``; a remove, restore or purge of
+  that generation comes later in the log. One at a lower position than the add (which the
+  library never writes) is skipped by the runner, which ignores events older than the row
+  they touch, just as the projector ignores a change to a row that does not exist yet.
+* two adds of one key in one commit write one row id; the later one wins (``INSERT OR
+  REPLACE`` in log order), as in the runner.
+
+``tests/integration/test_sqlite_rebuild_bulk.py`` compares the tables of both paths, byte for
+byte, on random logs.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import orjson
+
+from projections.protocol import EventContext
+from projections.purged_blobs import PurgedBlobsProjector
+from projections.records import BLOB_FIELD, GENERATION_FIELD, KEY_FIELD, RecordsProjector
+from projections.runner import ProjectionRunner
+from signalstore_es.adapters.sqlite.schema import COLUMN_NAMES
+from signalstore_es.adapters.sqlite.views import row_columns
+from signalstore_es.domain.codec import DATE_TAG, dumps_json, event_from_json
+from signalstore_es.domain.commits import Commit
+from signalstore_es.domain.events import RecordAdded
+from signalstore_es.domain.time import from_epoch_ms
+
+RECORD_ADDED = RecordAdded.event_type
+#: a body whose blob is null ends like this: blob is the last field event_json writes, and
+#: a blob reference (its only other value) ends with "}}"
+BLOBLESS_SUFFIX = '"blob":null}'
+#: the fields of a blob reference in the order the codec writes them (see codec.blob_fields)
+_BLOB_FIELDS = ("address", "adapter", "file_format", "extension", "size", "shape", "dtype", "file_digest")
+_PROJECTOR = RecordsProjector()
+
+#: a row as the view's current table takes it: row_id, from_seq, from_idx, removed, key,
+#: schema_ref, data_name, schema_name, doc (schema.COLUMN_NAMES)
+TableRow = tuple[str, int, int, int, str | None, str | None, str | None, str | None, str]
+
+
+def added_rows(events: Iterable[tuple[int, int, int, str]]) -> Iterator[TableRow]:
+    """The ``records`` rows of ``(seq, index, committed_at epoch ms, body)`` of
+    ``RecordAdded`` events, in the order given."""
+    loads = orjson.loads
+    for seq, index, committed_at, body in events:
+        try:
+            event = loads(body)
+        except orjson.JSONDecodeError:
+            event = None
+        row = _spliced_row(event, body, seq, index, committed_at) if type(event) is dict else None
+        yield row if row is not None else _projected_row(seq, index, committed_at, body)
+
+
+def _spliced_row(event: dict[str, Any], body: str, seq: int, index: int, committed_at: int) -> TableRow | None:
+    """The row of a body of exactly the shape ``event_json`` writes, or None.
+
+    ``event`` is the parsed ``body``. The row document is the record's JSON text as the body
+    holds it, with the row fields appended: what ``RecordsProjector.apply`` followed by the
+    view encoding writes, provided the record has none of those fields (a record written by
+    ``add`` never has: the key fields and store fields are kept apart). The body's text
+    around the record is checked against the parsed key and blob, so the slice is exactly
+    the record's JSON."""
+    key, record, blob = event.get("key"), event.get("record"), event.get("blob", _MISSING)
+    if (type(key) is not dict or type(record) is not dict or not _ROW_FIELDS.isdisjoint(record)
+            or (blob is not None and not _plain_blob(blob))):
+        return None
+    schema_ref, data_name, version = key.get("schema_ref"), key.get("data_name"), key.get("version_timestamp")
+    if type(version) is int and version == 0:
+        version_text = stamp = "0"
+    elif type(version) is dict and len(version) == 1 and type(version.get(DATE_TAG)) is int:
+        stamp = str(version[DATE_TAG])
+        version_text = f'{{"{DATE_TAG}":{stamp}}}'
+    else:
+        return None
+    if type(schema_ref) is not str or type(data_name) is not str:
+        return None
+    names = f'"schema_ref":"{schema_ref}","data_name":"{data_name}","version_timestamp":{version_text}'
+    head = f'{{"event_type":"{RECORD_ADDED}","schema_version":1,"key":{{{names}}},"record":'
+    blob_text = "null" if blob is None else orjson.dumps(blob).decode()
+    tail = f',"blob":{blob_text}}}'
+    if not (body.startswith(head) and body.endswith(tail)) or len(key) != 3 or len(event) != 5:
+        return None  # other fields, another order or version, escaped names: not this shape
+    record_text = body[len(head):len(body) - len(tail)]
+    row_key = f"{schema_ref}/{data_name}/{stamp}"
+    document = (f'{record_text[:-1]}{"," if record else ""}{names},"has_file":{"false" if blob is None else "true"},'
+                f'"time_of_save":{{"{DATE_TAG}":{committed_at}}},"time_of_removal":null,'
+                f'"{KEY_FIELD}":"{row_key}","{GENERATION_FIELD}":{seq},"{BLOB_FIELD}":{blob_text}}}')
+    schema_name = record.get("schema_name")
+    return (f"{row_key}@{seq}", seq, index, 0, row_key, schema_ref, data_name,
+            schema_name if type(schema_name) is str else None, document)
+
+
+_MISSING = object()
+#: the fields a records row sets after the record's own (projections.records._added)
+_ROW_FIELDS = frozenset({"schema_ref", "data_name", "version_timestamp", "has_file", "time_of_save",
+                         "time_of_removal", KEY_FIELD, GENERATION_FIELD, BLOB_FIELD})
+
+
+def _plain_blob(blob: Any) -> bool:
+    """A blob reference written by the current codec: all fields, in order, plain types."""
+    return (type(blob) is dict and tuple(blob) == _BLOB_FIELDS and type(blob["size"]) is int
+            and type(blob["shape"]) is list and all(type(n) is int for n in blob["shape"])
+            and all(type(blob[name]) is str for name in ("address", "adapter", "file_format", "extension",
+                                                         "dtype", "file_digest")))
+
+
+def _projected_row(seq: int, index: int, committed_at: int, body: str) -> TableRow:
+    """The row of an unusual body, built by the projector itself."""
+    event = event_from_json(body)
+    context = EventContext(seq=seq, index=index, commit_id="", committed_at=from_epoch_ms(committed_at),
+                           actor="", message=None)
+    row_id = _PROJECTOR.row_id(event, context)
+    document = _PROJECTOR.apply(None, event, context)
+    assert document is not None, "a RecordAdded always makes a row"
+    return (row_id, seq, index, *row_columns(document), dumps_json(document))
+
+
+class _Skipped:
+    """Stands for an event no Python projector of the rebuild needs (its body is not decoded)."""
+
+    event_type = "(not decoded)"
+
+
+SKIPPED: Any = _Skipped()
+#: added rows buffered before one executemany
+WRITE_ROWS = 20_000
+_INSERT = (f'INSERT OR REPLACE INTO "{RecordsProjector.view}" (row_id, from_seq, from_idx, {COLUMN_NAMES}, doc) '
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+
+def handles(projectors: Iterable[Any]) -> bool:
+    """Whether the built-in ``records`` projector is among ``projectors`` (exactly that class:
+    a subclass may project differently)."""
+    return any(type(p) is RecordsProjector for p in projectors)
+
+
+class BulkAdds:
+    """One replay of the whole log: collects the ``RecordAdded`` events while the log is read
+    and inserts their ``records`` rows; :attr:`runner` projects everything else.
+
+    The backend reads the log through :meth:`decode` and calls :meth:`write` before it hands
+    the runner a commit that :meth:`must_write_before` says needs the rows (one with an event
+    the runner applies: it may change a row added earlier), and at the end."""
+
+    def __init__(self, db: sqlite3.Connection, runner: ProjectionRunner) -> None:
+        self._db = db
+        self.runner = ProjectionRunner([_WithoutAdds(p) if type(p) is RecordsProjector else p
+                                        for p in runner.projectors])
+        self._wanted, self._blob_adds_only = _decoded_types(self.runner)
+        self._adds: list[tuple[int, int, int, str]] = []
+
+    def decode(self, seq: int, index: int, event_type: str, body: str, committed_at: int) -> Any:
+        if event_type == RECORD_ADDED:
+            self._adds.append((seq, index, committed_at, body))
+            if self._blob_adds_only and body.endswith(BLOBLESS_SUFFIX):
+                return SKIPPED
+        return event_from_json(body) if event_type in self._wanted else SKIPPED
+
+    def must_write_before(self, commit: Commit) -> bool:
+        return len(self._adds) >= WRITE_ROWS or any(e is not SKIPPED for e in commit.events)
+
+    def write(self) -> None:
+        if self._adds:
+            self._db.executemany(_INSERT, added_rows(self._adds))
+            self._adds.clear()
+
+
+class _WithoutAdds:
+    """The records projector for every event but ``RecordAdded`` (inserted in bulk)."""
+
+    def __init__(self, inner: RecordsProjector) -> None:
+        self.view = inner.view
+        self.event_types = inner.event_types - {RECORD_ADDED}
+        self.row_id = inner.row_id
+        self.apply = inner.apply
+
+
+def _decoded_types(runner: ProjectionRunner) -> tuple[frozenset[str], bool]:
+    """(the event types some projector of ``runner`` wants, whether only adds with a blob are
+    wanted): the built-in ``purged_blobs`` projector ignores adds without a blob (its
+    ``row_id`` is None for them), so unless another projector wants adds, those bodies are not
+    decoded."""
+    wanted: set[str] = set()
+    blob_adds_only = True
+    for projector in runner.projectors:
+        wanted |= projector.event_types
+        if RECORD_ADDED in projector.event_types and type(projector) is not PurgedBlobsProjector:
+            blob_adds_only = False
+    return frozenset(wanted), blob_adds_only
