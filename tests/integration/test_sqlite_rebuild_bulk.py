@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +23,7 @@ from signalstore_es.adapters.sqlite.backend import SqliteBackend
 from signalstore_es.domain.codec import event_json
 from signalstore_es.domain.events import BlobPurged, BlobRef, RecordAdded, RecordPurged, RecordRemoved, RecordRestored
 from signalstore_es.domain.keys import RecordKey
+from signalstore_es.errors import StorageError
 from signalstore_es.testing.contracts import chain
 
 NAMES = ["s0", "s1", "s-2.x"]
@@ -140,3 +142,48 @@ def test_the_codec_writes_the_shape_the_bulk_path_reads() -> None:
         spliced = added_rows._spliced_row(orjson.loads(body), body, 7, 0, 1_700_000_000_000)
         assert spliced == row
         assert body.endswith(added_rows.BLOBLESS_SUFFIX) == (blob is None)
+
+
+def many_adds(count: int) -> list[Any]:
+    return chain(*[tuple(RecordAdded(key=RecordKey(schema_ref="session", data_name=f"n{c}-{i}"),
+                                     record={"notes": f"{c}/{i}", "tags": [c, i]}) for i in range(5))
+                   + (RecordRemoved(key=RecordKey(schema_ref="session", data_name=f"n{c}-0"), generation=c + 1),)
+                   for c in range(count)])
+
+
+@pytest.mark.parametrize("cores", [1, 2], ids=["in-process", "worker-process"])
+def test_a_log_larger_than_one_chunk_is_spliced_in_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           cores: int) -> None:
+    """With two cores the chunks after the first come from a worker process (which keeps its
+    own chunk size); with one they are made in this process."""
+    monkeypatch.setattr(added_rows, "CHUNK", 4)
+    monkeypatch.setattr(added_rows.os, "cpu_count", lambda: cores)
+    started = []
+    monkeypatch.setattr(added_rows, "_start_worker", lambda *a: started.append(a) or _real_start(*a))
+    backend = built(tmp_path / "many.sqlite3", many_adds(7), BUILTIN_PROJECTORS)
+    try:
+        before = tables(backend)
+        assert backend.rebuild(ProjectionRunner(BUILTIN_PROJECTORS)) == (7, 42)
+        assert tables(backend) == before
+        assert len(started) == (1 if cores > 1 else 0)
+    finally:
+        backend.close()
+
+
+_real_start = added_rows._start_worker
+
+
+def test_a_failing_worker_fails_the_rebuild_and_leaves_the_views_as_they_were(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(added_rows, "CHUNK", 4)
+    monkeypatch.setattr(added_rows.os, "cpu_count", lambda: 2)
+    backend = built(tmp_path / "fail.sqlite3", many_adds(3), BUILTIN_PROJECTORS)
+    monkeypatch.setattr(added_rows, "_start_worker",
+                        lambda path, start: _real_start(str(tmp_path / "no-such.sqlite3"), start))
+    try:
+        before = tables(backend)
+        with pytest.raises(StorageError, match="worker process failed"):
+            backend.rebuild(ProjectionRunner(BUILTIN_PROJECTORS))
+        assert tables(backend) == before
+    finally:
+        backend.close()

@@ -30,8 +30,13 @@ byte, on random logs.
 
 from __future__ import annotations
 
+import os
+import pickle
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -40,12 +45,13 @@ from projections.protocol import EventContext
 from projections.purged_blobs import PurgedBlobsProjector
 from projections.records import BLOB_FIELD, GENERATION_FIELD, KEY_FIELD, RecordsProjector
 from projections.runner import ProjectionRunner
+from signalstore_es._bulk import paused_gc
 from signalstore_es.adapters.sqlite.schema import COLUMN_NAMES
 from signalstore_es.adapters.sqlite.views import row_columns
 from signalstore_es.domain.codec import DATE_TAG, dumps_json, event_from_json
-from signalstore_es.domain.commits import Commit
 from signalstore_es.domain.events import RecordAdded
 from signalstore_es.domain.time import from_epoch_ms
+from signalstore_es.errors import StorageError
 
 RECORD_ADDED = RecordAdded.event_type
 #: a body whose blob is null ends like this: blob is the last field event_json writes, and
@@ -144,8 +150,6 @@ class _Skipped:
 
 
 SKIPPED: Any = _Skipped()
-#: added rows buffered before one executemany
-WRITE_ROWS = 20_000
 _INSERT = (f'INSERT OR REPLACE INTO "{RecordsProjector.view}" (row_id, from_seq, from_idx, {COLUMN_NAMES}, doc) '
            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
@@ -157,34 +161,109 @@ def handles(projectors: Iterable[Any]) -> bool:
 
 
 class BulkAdds:
-    """One replay of the whole log: collects the ``RecordAdded`` events while the log is read
-    and inserts their ``records`` rows; :attr:`runner` projects everything else.
+    """One replay of the whole log: :meth:`insert_rows` writes the ``records`` rows of every
+    ``RecordAdded``, then the runner (:attr:`runner`, the same projectors without that rule)
+    replays the log read through :meth:`decode`, which decodes only the bodies it needs.
 
-    The backend reads the log through :meth:`decode` and calls :meth:`write` before it hands
-    the runner a commit that :meth:`must_write_before` says needs the rows (one with an event
-    the runner applies: it may change a row added earlier), and at the end."""
+    On a machine with several cores, a large log's rows are spliced by a worker process (one
+    more core) while this one inserts them (SQLite allows one writer); the first
+    :data:`CHUNK` rows are always made here, so small logs never start one."""
 
     def __init__(self, db: sqlite3.Connection, runner: ProjectionRunner) -> None:
         self._db = db
         self.runner = ProjectionRunner([_WithoutAdds(p) if type(p) is RecordsProjector else p
                                         for p in runner.projectors])
         self._wanted, self._blob_adds_only = _decoded_types(self.runner)
-        self._adds: list[tuple[int, int, int, str]] = []
+
+    def insert_rows(self, path: str) -> None:
+        rest = self._db.execute(  # the add after the first chunk, if any
+            "SELECT seq, idx FROM events WHERE event_type = ? ORDER BY seq, idx LIMIT 1 OFFSET ?",
+            (RECORD_ADDED, CHUNK)).fetchone()
+        worker = _start_worker(path, rest) if rest is not None and (os.cpu_count() or 1) > 1 else None
+        try:  # the worker starts up while the first chunk is made here
+            rows, after = spliced_chunk(self._db, FIRST_POSITION)
+            self._db.executemany(_INSERT, rows)
+            for rows in _worker_chunks(worker) if worker is not None else _chunks_here(self._db, after):
+                self._db.executemany(_INSERT, rows)
+        finally:
+            if worker is not None:
+                _stop(worker)
 
     def decode(self, seq: int, index: int, event_type: str, body: str, committed_at: int) -> Any:
-        if event_type == RECORD_ADDED:
-            self._adds.append((seq, index, committed_at, body))
-            if self._blob_adds_only and body.endswith(BLOBLESS_SUFFIX):
-                return SKIPPED
-        return event_from_json(body) if event_type in self._wanted else SKIPPED
+        if event_type not in self._wanted or (
+                event_type == RECORD_ADDED and self._blob_adds_only and body.endswith(BLOBLESS_SUFFIX)):
+            return SKIPPED
+        return event_from_json(body)
 
-    def must_write_before(self, commit: Commit) -> bool:
-        return len(self._adds) >= WRITE_ROWS or any(e is not SKIPPED for e in commit.events)
 
-    def write(self) -> None:
-        if self._adds:
-            self._db.executemany(_INSERT, added_rows(self._adds))
-            self._adds.clear()
+#: rows spliced per chunk (about 10 MB of text)
+CHUNK = 20_000
+#: (seq, index) of the first event of any log
+FIRST_POSITION = (0, 0)
+Position = tuple[int, int]
+#: spliced rows and the position after them (None: the log has no more)
+Chunk = tuple[list[TableRow], Position | None]
+
+
+def spliced_chunk(db: sqlite3.Connection, start: Position, limit: int = CHUNK) -> Chunk:
+    """The rows of up to ``limit`` ``RecordAdded`` events at or after log position ``start``,
+    and the position to continue from (None: the log has no more)."""
+    found = db.execute(
+        "SELECT e.seq, e.idx, c.committed_at, e.body FROM events AS e JOIN commits AS c ON c.seq = e.seq "
+        "WHERE (e.seq, e.idx) >= (?, ?) AND e.event_type = ? ORDER BY e.seq, e.idx LIMIT ?",
+        (*start, RECORD_ADDED, limit)).fetchall()
+    after = (found[-1][0], found[-1][1] + 1) if len(found) == limit else None
+    return list(added_rows(found)), after
+
+
+def _chunks_here(db: sqlite3.Connection, after: Position | None) -> Iterator[list[TableRow]]:
+    while after is not None:
+        rows, after = spliced_chunk(db, after)
+        yield rows
+
+
+def _start_worker(path: str, start: Position) -> subprocess.Popen[bytes]:
+    """A child process (``python -m`` this module) that splices the chunks from ``start`` on,
+    reading the log through its own read-only connection (the log does not change while the
+    rebuild holds the write lock), and writes them to its stdout; the pipe's buffer keeps it
+    at most a chunk ahead of the inserts."""
+    root = str(Path(__file__).resolve().parents[3])  # where signalstore_es and projections live
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    return subprocess.Popen([sys.executable, "-m", __name__, Path(path).resolve().as_uri(), *map(str, start)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+
+
+def _worker_chunks(worker: subprocess.Popen[bytes]) -> Iterator[list[TableRow]]:
+    assert worker.stdout is not None
+    assert worker.stderr is not None
+    while True:
+        try:
+            yield pickle.load(worker.stdout)
+        except EOFError:
+            break
+    if worker.wait() != 0:
+        raise StorageError(f"the rebuild's worker process failed: {worker.stderr.read().decode(errors='replace')}")
+
+
+def _stop(worker: subprocess.Popen[bytes]) -> None:
+    if worker.poll() is None:  # the rebuild failed before reading everything
+        worker.kill()
+    worker.wait()
+    for stream in (worker.stdout, worker.stderr):
+        if stream is not None:
+            stream.close()
+
+
+def _worker_main(uri: str, seq: str, index: str) -> None:
+    """Write the chunks from ``(seq, index)`` on to stdout, pickled one after the other."""
+    db = sqlite3.connect(f"{uri}?mode=ro", uri=True)
+    try:
+        with paused_gc():
+            for rows in _chunks_here(db, (int(seq), int(index))):
+                pickle.dump(rows, sys.stdout.buffer, protocol=pickle.HIGHEST_PROTOCOL)
+        sys.stdout.buffer.flush()
+    finally:
+        db.close()
 
 
 class _WithoutAdds:
@@ -209,3 +288,7 @@ def _decoded_types(runner: ProjectionRunner) -> tuple[frozenset[str], bool]:
         if RECORD_ADDED in projector.event_types and type(projector) is not PurgedBlobsProjector:
             blob_adds_only = False
     return frozenset(wanted), blob_adds_only
+
+
+if __name__ == "__main__":
+    _worker_main(*sys.argv[1:])

@@ -16,8 +16,9 @@ import contextlib
 import itertools
 import os
 import sqlite3
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
-from typing import Any, Callable, Iterator, Mapping, Optional
+from typing import Any
 
 from projections.runner import ProjectionRunner
 from signalstore_es._bulk import paused_gc
@@ -90,10 +91,10 @@ class SqliteBackend:
             return Head(seq=0, hash="", committed_at=None)
         return Head(seq=found[0], hash=found[1], committed_at=from_epoch_ms(found[2]))
 
-    def read_commits(self, *, after: int = 0, upto: Optional[int] = None) -> Iterator[Commit]:
+    def read_commits(self, *, after: int = 0, upto: int | None = None) -> Iterator[Commit]:
         return self._read_commits(after=after, upto=upto)
 
-    def _read_commits(self, *, after: int = 0, upto: Optional[int] = None,
+    def _read_commits(self, *, after: int = 0, upto: int | None = None,
                       decode: Decoder = _decoded) -> Iterator[Commit]:
         last = after
         while True:
@@ -123,7 +124,7 @@ class SqliteBackend:
                          message=message, library_version=version, events=tuple(events),
                          prev_hash=prev_hash, hash=hash_)
 
-    def find_commit(self, commit_id: str) -> Optional[Commit]:
+    def find_commit(self, commit_id: str) -> Commit | None:
         found = self._db.execute("SELECT seq FROM commits WHERE commit_id = ?", (commit_id,)).fetchone()
         if found is None:
             return None
@@ -135,7 +136,7 @@ class SqliteBackend:
         return int(found[0] or 0)
 
     def append(self, commit: Commit, runner: ProjectionRunner) -> None:
-        with self._transaction("appending commit %d" % commit.seq):
+        with self._transaction(f"appending commit {commit.seq}"):
             head = self._db.execute("SELECT coalesce(max(seq), 0) FROM commits").fetchone()[0]
             if head != commit.seq - 1:
                 raise SeqTakenError(commit.seq)
@@ -196,21 +197,14 @@ class SqliteBackend:
 
     def _replay_log(self, runner: ProjectionRunner) -> tuple[int, int]:
         """Replay the whole log into empty view tables. The built-in ``records`` view's rows of
-        ``RecordAdded`` events (most of any log) are built from the bodies' JSON and inserted
-        first (:mod:`.added_rows`), then the projectors replay the other events, reading only
+        ``RecordAdded`` events (most of any log) are spliced from the stored JSON and inserted
+        first (:mod:`.added_rows`), then the projectors replay the other events, decoding only
         the bodies they need."""
         if not added_rows.handles(runner.projectors):
             return self._project(runner, self.read_commits())
         bulk = added_rows.BulkAdds(self._db, runner)
-
-        def commits() -> Iterator[Commit]:
-            for commit in self._read_commits(decode=bulk.decode):
-                if bulk.must_write_before(commit):
-                    bulk.write()
-                yield commit
-            bulk.write()
-
-        return self._project(bulk.runner, commits())
+        bulk.insert_rows(self.path)
+        return self._project(bulk.runner, self._read_commits(decode=bulk.decode))
 
     @contextlib.contextmanager
     def _cache_pages(self, kib: int) -> Iterator[None]:
@@ -223,8 +217,8 @@ class SqliteBackend:
         finally:
             self._db.execute(f"PRAGMA cache_size = {int(before)}")
 
-    def find_rows(self, view: str, filter: Mapping[str, Any], *, as_of: Optional[int] = None,
-                  sort: Optional[SortSpec] = None, limit: Optional[int] = None) -> list[dict[str, Any]]:
+    def find_rows(self, view: str, filter: Mapping[str, Any], *, as_of: int | None = None,
+                  sort: SortSpec | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         try:  # no context manager here: this runs for every add, get and find
             return find_rows(self._db, view, filter, as_of=as_of, sort=sort, limit=limit)
         except sqlite3.Error as err:
