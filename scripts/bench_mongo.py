@@ -1,5 +1,6 @@
 """Row 11 of ``scripts/bench.py``: rows 5-7 against a MongoDB-protocol server, measured
-against raw pymongo (``insert_many``, ``insert_one``, ``find_one``) on the same server.
+against raw pymongo (``insert_many``, ``insert_one``, ``find_one``) on the same server: 11.5
+adds its batch with ``add_many``, 11.5a with a loop of ``add`` (as row 5 and 5a do).
 
 The server is ``--mongo-uri`` if given, else ``$SIGNALSTORE_TEST_MONGO_URI``, else a local
 FerretDB started the way the test suite does (``tests/mongo_server.py``).
@@ -12,15 +13,16 @@ import copy
 import dataclasses
 import os
 import tempfile
-from typing import Any, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any
 
 import fsspec
+from bench_common import Sizes, Timings, Workspace, log
+from bench_records import add_vocabulary
 from fsspec.implementations.dirfs import DirFileSystem
 from pymongo import MongoClient
 from pymongo.write_concern import WriteConcern
 
-from bench_common import Sizes, Timings, Workspace, log
-from bench_records import add_vocabulary
 from signalstore_es import UnitOfWorkProvider
 
 #: the store's default write concern (majority, journaled); the raw baseline uses the same
@@ -28,23 +30,24 @@ RAW_WRITE_CONCERN = WriteConcern("majority", j=True)
 
 
 @contextlib.contextmanager
-def mongo_server(uri: Optional[str]) -> Iterator[tuple[str, str]]:
+def mongo_server(uri: str | None) -> Iterator[tuple[str, str]]:
     """Yield ``(uri, kind)`` of a server, starting FerretDB when no URI is known."""
     uri = uri or os.environ.get("SIGNALSTORE_TEST_MONGO_URI")
     if uri:
         yield uri, "uri"
         return
-    from tests.mongo_server import find_ferretdb, run_ferretdb  # noqa: PLC0415 - repo helper
     from pathlib import Path  # noqa: PLC0415
+
+    from tests.mongo_server import find_ferretdb, run_ferretdb  # noqa: PLC0415 - repo helper
 
     binary = find_ferretdb()
     if binary is None:
         raise SystemExit("no MongoDB server: pass --mongo-uri, set SIGNALSTORE_TEST_MONGO_URI, or "
                          "install FerretDB with scripts/install_ferretdb.sh")
-    with tempfile.TemporaryDirectory(prefix="bench-ferretdb-") as workdir:
-        with run_ferretdb(binary, Path(workdir)) as server:
-            log(f"started FerretDB ({binary}) at {server.uri}")
-            yield server.uri, "ferretdb"
+    with tempfile.TemporaryDirectory(prefix="bench-ferretdb-") as workdir, \
+            run_ferretdb(binary, Path(workdir)) as server:
+        log(f"started FerretDB ({binary}) at {server.uri}")
+        yield server.uri, "ferretdb"
 
 
 class MongoTarget:
@@ -133,7 +136,7 @@ class MongoTarget:
                 self.client.drop_database(name)
 
 
-def mongo_rows(sizes: Sizes, work: Workspace, profile: Any, uri: Optional[str]) -> list[Any]:
+def mongo_rows(sizes: Sizes, work: Workspace, profile: Any, uri: str | None) -> list[Any]:
     from bench_records import query_rows, write_rows  # noqa: PLC0415
 
     sizes = dataclasses.replace(sizes, commits=sizes.mongo_commits, find_records=sizes.mongo_find_records,

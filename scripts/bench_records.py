@@ -1,4 +1,5 @@
-"""Rows 5-9 of ``scripts/bench.py`` (metadata records, queries, replay) and the shared
+"""Rows 5-9 of ``scripts/bench.py`` (metadata records, queries, replay; row 5 adds with
+``add_many``, row 5a with a loop of ``add``) and the shared
 machinery that row 11 (``bench_mongo``) reuses with another backend and other baselines.
 
 A *target* says how to make a fresh store and what the raw baselines are:
@@ -166,36 +167,47 @@ class SqliteTarget:
 def write_rows(target: Any, sizes: Sizes, profile: ProfileRequest) -> list[Row]:
     p = target.prefix
     n = sizes.records
-    log(f"row {p}5: add+commit {n:,} records in one commit, {sizes.records_reps} repetitions ({target.label})")
+    log(f"rows {p}5, {p}5a: add+commit {n:,} records in one commit with add_many and with a loop of add, "
+        f"{sizes.records_reps} repetitions ({target.label})")
 
-    def store_batch(timed: Timings, rep: int) -> None:
+    def add_batch(uow: Any, records: list[dict[str, Any]]) -> None:
+        uow.data.add_many(records)
+
+    def add_loop(uow: Any, records: list[dict[str, Any]]) -> None:
+        for record in records:
+            uow.data.add(record)
+
+    variants = {p + "5": add_batch, p + "5a": add_loop}
+
+    def store_one(timed: Timings, rep: int, row_id: str) -> None:
         provider, project, root = target.new_store("batch")
         records = make_records(n, f"b{rep}")
         try:
-            with provider(project) as uow:
-                with timed(p + "5"):
-                    for record in records:
-                        uow.data.add(record)
-                    uow.commit()
+            with provider(project) as uow, timed(row_id):
+                variants[row_id](uow, records)
+                uow.commit()
         finally:
             target.drop(provider, project, root)
+
+    def store_batch(timed: Timings, rep: int) -> None:
+        # both ways of adding in each repetition, in alternating order, each on a fresh store
+        for i, row_id in enumerate(variants if rep % 2 == 0 else reversed(variants)):
+            if i:
+                settle()
+            store_one(timed, rep, row_id)
 
     def base_batch(timed: Timings, rep: int) -> None:
         target.baseline_batch(make_records(n, f"b{rep}"), timed, p + "5")
 
     store_t, base_t = interleaved(sizes.records_reps, store_batch, base_batch)
-    profile.run(store_batch, profile.wants(p + "5"))
-    store_s, base_s = median(store_t[p + "5"]), median(base_t[p + "5"])
-    extra: dict[str, Any] = {"store_samples_s": store_t, "baseline_samples_s": base_t,
-                             "store_records_per_s": n / store_s, "baseline_events_per_s": n / base_s}
+    profile.run(store_batch, profile.wants(*variants))
+    recorder: dict[str, Any] = {}
     if p + "5-recorder" in base_t:
-        extra["recorder_only_s"] = median(base_t[p + "5-recorder"])
-        extra["recorder_only_events_per_s"] = n / extra["recorder_only_s"]
-    checks = [Check("store/baseline throughput", base_s / store_s, ">=", target.batch_ratio)]
-    if target.batch_min_rate:
-        checks.append(Check("store records/s", n / store_s, ">=", target.batch_min_rate, "rec/s"))
-    rows = [Row(p + "5", "add+commit records, one commit", human_count(n, "records"), store_s, base_s,
-                checks, baseline=target.batch_baseline, reps=sizes.records_reps, extra=extra)]
+        recorder["recorder_only_s"] = median(base_t[p + "5-recorder"])
+        recorder["recorder_only_events_per_s"] = n / recorder["recorder_only_s"]
+    rows = [_batch_row(target, row_id, operation, n, store_t, base_t, recorder, sizes.records_reps)
+            for row_id, operation in ((p + "5", "add_many+commit records, one commit"),
+                                      (p + "5a", "add loop+commit records, one commit"))]
 
     c = sizes.commits
     log(f"row {p}6: {c:,} commits of one record, {sizes.commits_reps} repetitions ({target.label})")
@@ -204,11 +216,10 @@ def write_rows(target: Any, sizes: Sizes, profile: ProfileRequest) -> list[Row]:
         provider, project, root = target.new_store("single")
         records = make_records(c, f"c{rep}")
         try:
-            with provider(project) as uow:
-                with timed(p + "6"):
-                    for record in records:
-                        uow.data.add(record)
-                        uow.commit()
+            with provider(project) as uow, timed(p + "6"):
+                for record in records:
+                    uow.data.add(record)
+                    uow.commit()
         finally:
             target.drop(provider, project, root)
 
@@ -224,6 +235,19 @@ def write_rows(target: Any, sizes: Sizes, profile: ProfileRequest) -> list[Row]:
                     extra={"store_samples_s": store_t, "baseline_samples_s": base_t,
                            "store_commits_per_s": c / store_s, "baseline_commits_per_s": c / base_s}))
     return rows
+
+
+def _batch_row(target: Any, row_id: str, operation: str, n: int, store_t: dict[str, list[float]],
+               base_t: dict[str, list[float]], recorder: dict[str, Any], reps: int) -> Row:
+    """Row 5 (``add_many``) or 5a (a loop of ``add``) against the same baseline samples."""
+    store_s, base_s = median(store_t[row_id]), median(base_t[target.prefix + "5"])
+    extra: dict[str, Any] = {"store_samples_s": store_t[row_id], "baseline_samples_s": base_t,
+                             "store_records_per_s": n / store_s, "baseline_events_per_s": n / base_s, **recorder}
+    checks = [Check("store/baseline throughput", base_s / store_s, ">=", target.batch_ratio)]
+    if target.batch_min_rate:
+        checks.append(Check("store records/s", n / store_s, ">=", target.batch_min_rate, "rec/s"))
+    return Row(row_id, operation, human_count(n, "records"), store_s, base_s, checks,
+               baseline=target.batch_baseline, reps=reps, extra=extra)
 
 
 # ---------------------------------------------------------------------------- rows 7, 8, 9
@@ -277,7 +301,7 @@ def _find_rows(target: Any, provider: UnitOfWorkProvider, project: str, root: st
 
     def rep(timed: Timings, _rep: int) -> None:
         with provider(project) as uow:
-            for i, name in enumerate(names[:20]):  # warm caches and statement caches
+            for name in names[:20]:  # warm caches and statement caches
                 uow.data.find({"schema_ref": "session", "data_name": name})
                 raw_find("session", name)
                 if with_as_of:
@@ -286,10 +310,10 @@ def _find_rows(target: Any, provider: UnitOfWorkProvider, project: str, root: st
             for i, name in enumerate(names):
                 query = {"schema_ref": "session", "data_name": name}
                 steps: list[tuple[str, Callable[[], list[Any]]]] = [
-                    (p + "7", lambda: uow.data.find(query)),
-                    (p + "7-raw", lambda: raw_find("session", name))]
+                    (p + "7", lambda query=query: uow.data.find(query)),
+                    (p + "7-raw", lambda name=name: raw_find("session", name))]
                 if with_as_of:
-                    steps.append(("8", lambda: uow.data.find(query, as_of=as_of_seq)))
+                    steps.append(("8", lambda query=query: uow.data.find(query, as_of=as_of_seq)))
                 for label, call in (steps if i % 2 == 0 else steps[::-1]):
                     with timed(label):
                         found = call()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, NamedTuple
 
+from signalstore_es._bulk import paused_gc
 from signalstore_es.api import records as rows
 from signalstore_es.api.audit import record_history
 from signalstore_es.api.context import CallLog, WorkContext, public_view
@@ -18,7 +22,13 @@ from signalstore_es.domain.query import apply_projection, check_filter, check_li
 from signalstore_es.domain.time import require_aware, utc_now_ms
 from signalstore_es.domain.validation import check_record
 from signalstore_es.domain.values import normalize_document, normalize_value
-from signalstore_es.errors import AlreadyExistsError, ArgumentTypeError, NotFoundError, ValidationError
+from signalstore_es.errors import (
+    AlreadyExistsError,
+    ArgumentTypeError,
+    NotFoundError,
+    SignalStoreError,
+    ValidationError,
+)
 
 calls = CallLog(__name__)
 
@@ -33,6 +43,8 @@ class DataRepository:
     def __init__(self, context: WorkContext, lookup_model: Any) -> None:
         self._context = context
         self._lookup_model = lookup_model
+        self._stamped: set[tuple[str, str]] = set()  #: see _stamped_names
+        self._scanned = 0  #: staged operations already looked at by _stamped_names
 
     # -- writes ------------------------------------------------------------------------------
     def add(self, obj: Any, versioning_on: bool = False, data_adapter: Any = None,
@@ -66,28 +78,75 @@ class DataRepository:
         ValidationError, AlreadyExistsError, StorageError
         """
         require_writable(self._context)
-        if not isinstance(versioning_on, bool):
-            raise ArgumentTypeError(f"versioning_on must be a bool, got {versioning_on!r}")
+        _require_versioning_flag(versioning_on)
         with calls.call("data.add", self._context) as extra:
-            payload, source = _split(obj, data_adapter, attrs, self._context.registry)
-            record = normalize_document(source, where="record")
-            if payload is not None:
-                record = _decode_data_refs(record)
-            key = _key_of(record, versioning_on)
+            now = utc_now_ms()
+            parsed = _parse(obj, self._context.registry, versioning_on=versioning_on, now=now,
+                            data_adapter=data_adapter, attrs=attrs)
             if calls.enabled():
-                extra["key"] = key.describe()
-            self._check_new(key, versioning_on)
-            has_file = payload is not None
-            fields = _own_fields(record, key, has_file=has_file)
-            check_record({**fields, "schema_ref": key.schema_ref, "data_name": key.data_name,
-                          "version_timestamp": key.version_timestamp, "has_file": has_file,
-                          "time_of_save": utc_now_ms()}, self._lookup_model)
-            blob = self._write_blob(payload, data_adapter, extra) if has_file else None
-            staged = StagedRecordAdd(key=key, record=fields, blob=blob, is_stamped_at_commit=versioning_on)
-            staging = self._context.staging
-            staging.stage(staged)
-            staging.live[key] = Generation(generation=THIS_COMMIT, added=staged)  # row built if read
-            return key
+                extra["key"] = parsed.key.describe()
+            self._gate(versioning_on).require_new(parsed.key)
+            staged = self._staged_add(parsed, versioning_on, data_adapter, now)
+            if staged.blob is not None:
+                extra["address"] = staged.blob.address
+            self._stage(staged)
+            return staged.key
+
+    def add_many(self, objects: Iterable[Any], versioning_on: bool = False) -> list[RecordKey]:
+        """Validate and stage a batch of records and data objects, all or nothing.
+
+        The batch equivalent of calling :meth:`add` on each object in order, only faster: the
+        keys are checked against the committed view with one query per few hundred keys
+        instead of one per object, and the clock is read once per batch.
+
+        - Each object is what ``add`` accepts without its keyword options: a ``dict`` (a
+          metadata-only record) or a data object with ``.attrs`` (stored with the default
+          adapter). Each is validated as ``add`` validates it and gets the key ``add`` would
+          give it, with the same errors.
+        - **All or nothing**: if any object fails, nothing of the batch is staged (the unit
+          of work is as it was before the call) and the error - the one the first failing
+          ``add`` of the loop would raise, of the same class - names the object: its index in
+          the batch and, once known, its key. A key repeated within the batch fails like a
+          second ``add`` of it (``AlreadyExistsError``), with or without ``versioning_on``.
+        - With ``versioning_on`` every record's version is the commit's time, as with ``add``;
+          the placeholder version of the returned keys is the time of the call.
+        - Data objects write their blobs while the batch is checked, as ``add`` does. Blobs
+          written for objects before a failing one stay unreferenced, exactly like the blobs
+          of a unit of work that is rolled back: invisible, and removed by ``provider.gc``
+          after its grace period.
+        - One audit log line for the call (operation ``data.add_many`` with the ``count``).
+
+        Parameters
+        ----------
+        objects
+            An iterable (a list, a generator) of records and data objects. A single dict or
+            data object is refused: pass a list, or use :meth:`add`.
+        versioning_on
+            As for :meth:`add`, for every object of the batch.
+
+        Returns
+        -------
+        list of RecordKey
+            The staged keys, in the order of ``objects``.
+
+        Raises
+        ------
+        ArgumentTypeError, ValidationError, AlreadyExistsError, StorageError
+        """
+        require_writable(self._context)
+        _require_versioning_flag(versioning_on)
+        batch = _batch_of(objects)
+        # a batch allocates many small acyclic objects that stay alive: see signalstore_es._bulk
+        with calls.call("data.add_many", self._context, count=len(batch)) as extra, paused_gc():
+            now = utc_now_ms()
+            gate = self._gate(versioning_on)
+            staged: list[StagedRecordAdd] = []
+            for start in range(0, len(batch), rows.KEYS_PER_QUERY):
+                self._prepare_chunk(batch, start, gate, now, staged)
+            extra["blobs"] = sum(1 for s in staged if s.blob is not None)
+            for one in staged:  # only now: a failure above leaves the unit of work untouched
+                self._stage(one)
+            return [one.key for one in staged]
 
     def remove(self, schema_ref: str, data_name: str, version_timestamp: Any = 0) -> None:
         """Soft-delete the live record with exactly this key (restorable until purged)."""
@@ -206,25 +265,127 @@ class DataRepository:
                              check_data_name(data_name))
         return versions[nth_most_recent - 1] if nth_most_recent <= len(versions) else None
 
-    def _check_new(self, key: RecordKey, versioning_on: bool) -> None:
-        staging = self._context.staging
-        if versioning_on and any(s.key.schema_ref == key.schema_ref and s.key.data_name == key.data_name
-                                 and s.is_stamped_at_commit for s in staging.staged_adds()):
-            raise AlreadyExistsError(
-                f"a version of ({key.schema_ref!r}, {key.data_name!r}) is already staged in this unit "
-                "of work; versions are stamped with the commit time, so commit before adding another",
-                key=key)
-        if not versioning_on and _live(self._context, key) is not None:
-            raise AlreadyExistsError(f"record {key.describe()} already exists; add it with "
-                                     "versioning_on=True to keep both versions.", key=key)
+    def _prepare_chunk(self, batch: list[Any], start: int, gate: _KeyGate, now: datetime,
+                       staged: list[StagedRecordAdd]) -> None:
+        """Check the objects ``batch[start:start + KEYS_PER_QUERY]`` as a loop of ``add`` would,
+        appending their staged adds to ``staged`` (one existence query for the chunk).
 
-    def _write_blob(self, payload: Any, data_adapter: Any, extra: dict[str, Any]) -> BlobRef:
+        A failure is raised for the first object whose ``add`` would fail: when parsing fails
+        at one object, the objects before it are still checked to the end first."""
+        parsed: list[_Parsed] = []
+        failure: tuple[int, SignalStoreError] | None = None
+        for index in range(start, min(start + rows.KEYS_PER_QUERY, len(batch))):
+            try:
+                parsed.append(_parse(batch[index], self._context.registry, versioning_on=gate.versioning_on,
+                                     now=now))
+            except SignalStoreError as err:
+                failure = (index, err)
+                break
+        gate.prefetch(one.key for one in parsed)
+        for index, one in enumerate(parsed, start):
+            try:
+                gate.require_new(one.key)
+                staged.append(self._staged_add(one, gate.versioning_on, None, now))
+            except SignalStoreError as err:
+                _name_object(err, index, one.key)
+                raise
+            gate.admit(one.key)
+        if failure is not None:
+            failed_at, error = failure
+            _name_object(error, failed_at, None)
+            raise error
+
+    def _staged_add(self, parsed: _Parsed, versioning_on: bool, data_adapter: Any,
+                  now: datetime) -> StagedRecordAdd:
+        """Validate a parsed object and write its blob: the add to stage (nothing staged yet)."""
+        key = parsed.key
+        has_file = parsed.payload is not None
+        fields = _own_fields(parsed.record, key, has_file=has_file)
+        check_record({**fields, "schema_ref": key.schema_ref, "data_name": key.data_name,
+                      "version_timestamp": key.version_timestamp, "has_file": has_file,
+                      "time_of_save": now}, self._lookup_model)
+        blob = self._write_blob(parsed.payload, data_adapter) if has_file else None
+        return StagedRecordAdd(key=key, record=fields, blob=blob, is_stamped_at_commit=versioning_on)
+
+    def _stage(self, staged: StagedRecordAdd) -> None:
+        staging = self._context.staging
+        staging.stage(staged)
+        staging.live[staged.key] = Generation(generation=THIS_COMMIT, added=staged)  # row built if read
+
+    def _gate(self, versioning_on: bool) -> _KeyGate:
+        return _KeyGate(self._context, self._stamped_names() if versioning_on else None)
+
+    def _stamped_names(self) -> set[tuple[str, str]]:
+        """``(schema_ref, data_name)`` of every staged add versioned at commit time.
+
+        Kept up to date incrementally (staged operations are only ever appended), so a loop of
+        versioned adds does not rescan everything staged before each one."""
+        operations = self._context.staging.operations
+        for op in itertools.islice(operations, self._scanned, None):
+            if isinstance(op, StagedRecordAdd) and op.is_stamped_at_commit:
+                self._stamped.add((op.key.schema_ref, op.key.data_name))
+        self._scanned = len(operations)
+        return self._stamped
+
+    def _write_blob(self, payload: Any, data_adapter: Any) -> BlobRef:
         adapter = self._context.registry.for_object(payload, data_adapter)
         written = self._context.blobs.put(payload, adapter)
-        extra["address"] = written.address
         return BlobRef(address=written.address, adapter=adapter.name, file_format=adapter.file_format,
                        extension=adapter.extension, size=written.size, shape=written.shape,
                        dtype=written.dtype, file_digest=written.file_digest)
+
+
+class _KeyGate:
+    """Whether keys may be added now, as :meth:`DataRepository.add` decides it, for one call.
+
+    Without versioning, a key must not be live as this unit of work sees it: what it staged
+    first, then the committed view. With versioning, no other commit-time version of the same
+    name may be staged (both would get the commit's time). Keys admitted by this gate (earlier
+    objects of one ``add_many``) count as staged; :meth:`prefetch` asks the committed view
+    about many keys at once.
+    """
+
+    def __init__(self, context: WorkContext, stamped_names: set[tuple[str, str]] | None) -> None:
+        self._context = context
+        self.versioning_on = stamped_names is not None
+        self._stamped = stamped_names or set()  #: the repository's, read only (no copy per add)
+        self._admitted: set[Any] = set()  #: keys admitted by this call (names, when versioning)
+        self._committed: dict[RecordKey, bool] = {}  #: prefetched: whether a live committed row exists
+
+    def prefetch(self, keys: Iterable[RecordKey]) -> None:
+        """Look up in one query per chunk the committed rows of the keys staging does not decide."""
+        if self.versioning_on:
+            return  # commit-time versions are new by construction
+        live = self._context.staging.live
+        wanted = [k for k in dict.fromkeys(keys) if k not in live and k not in self._committed]
+        if wanted:
+            found = rows.live_rows(self._context, wanted)
+            self._committed.update((k, k in found) for k in wanted)
+
+    def require_new(self, key: RecordKey) -> None:
+        if self.versioning_on:
+            name = (key.schema_ref, key.data_name)
+            if name in self._stamped or name in self._admitted:
+                raise AlreadyExistsError(
+                    f"a version of ({key.schema_ref!r}, {key.data_name!r}) is already staged in this unit "
+                    "of work; versions are stamped with the commit time, so commit before adding another",
+                    key=key)
+        elif self._is_live(key):
+            raise AlreadyExistsError(f"record {key.describe()} already exists; add it with "
+                                     "versioning_on=True to keep both versions.", key=key)
+
+    def admit(self, key: RecordKey) -> None:
+        """Count ``key`` as staged for the rest of this call."""
+        self._admitted.add((key.schema_ref, key.data_name) if self.versioning_on else key)
+
+    def _is_live(self, key: RecordKey) -> bool:
+        if key in self._admitted:
+            return True
+        live = self._context.staging.live
+        if key in live:
+            return live[key] is not None
+        known = self._committed.get(key)
+        return rows.live_row(self._context, key) is not None if known is None else known
 
 
 def _versions(context: WorkContext, schema_ref: str, data_name: str) -> list[dict[str, Any]]:
@@ -255,6 +416,26 @@ def _newest_committed_removal(context: WorkContext, key: RecordKey) -> Generatio
     return Generation(row=removed[0], generation=rows.generation_of(removed[0])) if removed else None
 
 
+class _Parsed(NamedTuple):
+    """An object given to ``add``, parsed: its data (None for a metadata-only record), its
+    normalized record and its key."""
+
+    payload: Any
+    record: dict[str, Any]
+    key: RecordKey
+
+
+def _parse(obj: Any, registry: Any, *, versioning_on: bool, now: datetime, data_adapter: Any = None,
+           attrs: Mapping[str, Any] | None = None) -> _Parsed:
+    """Split, normalize and key an object given to ``add`` (``now``: the commit-time version's
+    placeholder)."""
+    payload, source = _split(obj, data_adapter, attrs, registry)
+    record = normalize_document(source, where="record")
+    if payload is not None:
+        record = _decode_data_refs(record)
+    return _Parsed(payload, record, _key_of(record, now if versioning_on else None))
+
+
 def _split(obj: Any, data_adapter: Any, attrs: Mapping[str, Any] | None,
            registry: Any) -> tuple[Any, Mapping[str, Any]]:
     """(payload or None, record source) of an object given to ``add``.
@@ -282,6 +463,36 @@ def _split(obj: Any, data_adapter: Any, attrs: Mapping[str, Any] | None,
     return obj, record
 
 
+def _require_versioning_flag(versioning_on: Any) -> None:
+    if not isinstance(versioning_on, bool):
+        raise ArgumentTypeError(f"versioning_on must be a bool, got {versioning_on!r}")
+
+
+def _batch_of(objects: Any) -> list[Any]:
+    """The objects of an ``add_many`` batch as a list; one object on its own is refused, as
+    iterating it would add its keys or elements."""
+    if isinstance(objects, (Mapping, str, bytes)) or hasattr(objects, "attrs"):
+        raise ArgumentTypeError(f"add_many takes an iterable of objects (e.g. a list of dicts), got a "
+                                f"single {type(objects).__name__}; pass [obj], or use add(obj)")
+    try:
+        iterator = iter(objects)
+    except TypeError:
+        raise ArgumentTypeError(f"add_many takes an iterable of objects (e.g. a list of dicts), got "
+                                f"{type(objects).__name__}") from None
+    return list(iterator)
+
+
+def _name_object(err: SignalStoreError, index: int, key: RecordKey | None) -> None:
+    """Make ``err``'s message name the batch object it is about (and set ``batch_index``)."""
+    where = f"add_many object [{index}]" + ("" if key is None else f" {key.describe()}")
+    suffix = "; nothing of the batch was staged"
+    if len(err.args) == 1 and isinstance(err.args[0], str):
+        err.args = (f"{where}: {err.args[0]}{suffix}",)
+    else:
+        err.add_note(where + suffix)
+    err.batch_index = index  # type: ignore[attr-defined]
+
+
 def _require_bools(**flags: Any) -> None:
     for name, value in flags.items():
         if not isinstance(value, bool):
@@ -294,18 +505,18 @@ def _decode_data_refs(record: dict[str, Any]) -> dict[str, Any]:
     decoded = dict(record)
     for name, value in record.items():
         if name.endswith("_data_ref") and isinstance(value, str) and value.lstrip().startswith("{"):
-            try:
+            # text that is not JSON stays text: validation reports that a data ref must be an object
+            with contextlib.suppress(json.JSONDecodeError):
                 decoded[name] = normalize_value(json.loads(value), where=f"record[{name!r}]")
-            except json.JSONDecodeError:
-                pass  # left as text: validation reports that a data ref must be an object
     return decoded
 
 
-def _key_of(record: Mapping[str, Any], versioning_on: bool) -> RecordKey:
+def _key_of(record: Mapping[str, Any], stamp: datetime | None) -> RecordKey:
+    """The record's key; ``stamp`` (versioning on) replaces its own version_timestamp."""
     for field in ("schema_ref", "data_name"):
         if field not in record:
             raise ValidationError(f"record has no {field!r}; every record needs schema_ref and data_name")
-    version = utc_now_ms() if versioning_on else record.get("version_timestamp", 0)
+    version = stamp if stamp is not None else record.get("version_timestamp", 0)
     return RecordKey.checked(record["schema_ref"], record["data_name"], version)
 
 

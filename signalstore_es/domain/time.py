@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 from signalstore_es.errors import ValidationError
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _UTC = UTC
+#: the instant utc_now_ms last returned, as (ms since the epoch, datetime): a loop of ``add``
+#: asks once per record, so calls within one millisecond share one (immutable) datetime
+_last: tuple[int, datetime] = (-1, _EPOCH)
 
 
 def utc_now_ms() -> datetime:
     """Return the current UTC instant, truncated to milliseconds."""
-    now = datetime.now(_UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+    global _last
+    ms = time.time_ns() // 1_000_000  # the clock datetime.now reads, a tenth of its cost
+    last = _last
+    if last[0] != ms:
+        last = _last = (ms, _EPOCH + timedelta(milliseconds=ms))
+    return last[1]
 
 
 def truncate_to_ms(moment: datetime) -> datetime:

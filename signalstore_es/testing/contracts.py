@@ -113,7 +113,8 @@ class StorageBackendContract:
     def test_find_commit_by_id(self, backend: StorageBackend) -> None:
         commit = chain((record_added("s1"),))[0]
         backend.append(commit, runner())
-        assert backend.find_commit(commit.commit_id) == commit and backend.find_commit("nope") is None
+        assert backend.find_commit(commit.commit_id) == commit
+        assert backend.find_commit("nope") is None
 
     def test_seq_at_an_instant_is_the_last_commit_at_or_before_it(self, backend: StorageBackend) -> None:
         commits = chain((record_added("s1"),), (record_added("s2"),))
@@ -132,7 +133,8 @@ class StorageBackendContract:
             backend.append(commit, runner())
         before = (snapshot(backend), snapshot(backend, as_of=1))
         counts = backend.rebuild(runner())
-        assert (snapshot(backend), snapshot(backend, as_of=1)) == before and counts == (2, 3)
+        assert (snapshot(backend), snapshot(backend, as_of=1)) == before
+        assert counts == (2, 3)
 
     def test_find_rows_as_of_sees_the_state_at_that_seq(self, backend: StorageBackend) -> None:
         key = RecordKey(schema_ref="session", data_name="s1")
@@ -160,7 +162,8 @@ class StorageBackendContract:
         commit = chain((record_added("s1"),))[0]
         backend.append(commit, runner())
         row = backend.find_rows("records", {})[0]
-        assert row["time_of_save"] == commit.committed_at and row["time_of_save"].tzinfo is not None
+        assert row["time_of_save"] == commit.committed_at
+        assert row["time_of_save"].tzinfo is not None
 
     def test_rebuild_reproduces_every_past_state_after_removes_restores_purges_and_readds(
             self, backend: StorageBackend) -> None:
@@ -184,7 +187,8 @@ class StorageBackendContract:
         expected = [sorted(fold(commits[:n], BUILTIN_PROJECTORS).documents("records")
                            + fold(commits[:n], BUILTIN_PROJECTORS).documents("domain_models"), key=repr)
                     for n in range(len(commits) + 1)]
-        assert states[:-1] == expected and states[-1] == expected[-1]
+        assert states[:-1] == expected
+        assert states[-1] == expected[-1]
         assert backend.rebuild(runner()) == (len(commits), sum(len(c.events) for c in commits))
         assert [snapshot(backend, as_of=n) for n in range(len(commits) + 1)] + [snapshot(backend)] == states
         assert backend.find_rows("purged_blobs", {}) == []  # the re-add wrote the bytes again
@@ -204,6 +208,23 @@ class StorageBackendContract:
         assert names({"$and": [{"data_name": "s1"}, {"data_name": "s2"}]}) == []
         assert names({"$and": [{"data_name": "s2"}, {"data_name": "s2"}, {"$and": [live]}]}) == ["s2"]
         assert names({"_key": key.as_string(), **removed}) == ["s1"]
+
+    def test_find_rows_selects_live_rows_by_a_list_of_keys(self, backend: StorageBackend) -> None:
+        """The existence check of ``add_many``: one ``$in`` query per chunk of keys."""
+        s1, s2, s3 = (RecordKey(schema_ref="session", data_name=n) for n in ("s1", "s2", "s3"))
+        for commit in chain((record_added("s1"), record_added("s2"), record_added("s3")),
+                            (RecordRemoved(key=s2, generation=1),)):
+            backend.append(commit, runner())
+
+        def names(keys: list[str], as_of: int | None = None) -> list[str]:
+            found = backend.find_rows("records", {"_key": {"$in": keys}, "time_of_removal": None}, as_of=as_of)
+            return sorted(r["data_name"] for r in found)
+
+        keys = [s1.as_string(), s2.as_string(), s3.as_string(), "session/nope/0"]
+        assert names(keys) == ["s1", "s3"]
+        assert names(keys, as_of=1) == ["s1", "s2", "s3"]
+        assert names(keys, as_of=0) == []
+        assert names([]) == []
 
     def test_find_rows_selects_domain_models_by_name(self, backend: StorageBackend) -> None:
         models = [DomainModelAdded(schema_name=n, model={"schema_name": n}, json_schema="{}")

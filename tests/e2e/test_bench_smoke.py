@@ -14,7 +14,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "bench.py"
-ROWS = ["1", "1n", "2", "3", "4", "5", "6", "7", "8", "9", "10"]
+ROWS = ["1", "1n", "2", "3", "4", "5", "5a", "6", "7", "8", "9", "10"]
 
 
 def _is_number(value: object) -> bool:
@@ -32,14 +32,18 @@ def test_quick_benchmark_reports_every_row(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
 
     result = json.loads(out.read_text())
-    assert result["mode"] == "quick" and result["backend"] == "sqlite"
+    assert result["mode"] == "quick"
+    assert result["backend"] == "sqlite"
     rows = {row["id"]: row for row in result["rows"]}
     assert sorted(rows, key=ROWS.index) == ROWS
     for row_id, row in rows.items():
         for field in ("store_s", "baseline_s", "ratio"):
-            assert _is_number(row[field]) and row[field] > 0, (row_id, field, row[field])
-        assert row["target"] and isinstance(row["passed"], bool), row_id
-        assert row["checks"] and all(_is_number(c["value"]) for c in row["checks"]), row_id
+            assert _is_number(row[field]), (row_id, field, row[field])
+            assert row[field] > 0, (row_id, field, row[field])
+        assert row["target"], row_id
+        assert isinstance(row["passed"], bool), row_id
+        assert row["checks"], row_id
+        assert all(_is_number(c["value"]) for c in row["checks"]), row_id
     assert {h["algorithm"].split()[0] for h in result["hashing"]} == {"blake3", "sha256"}
     assert all(_is_number(h["GB_per_s"]) for h in result["hashing"])
     # the table went to stdout, one line per row

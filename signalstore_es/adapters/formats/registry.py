@@ -99,7 +99,11 @@ class AdapterRegistry:
 
     def stores(self, obj: Any) -> bool:
         """Whether some registered adapter can store ``obj``."""
-        return any(adapter.handles(obj) for adapter in self._askable_about(type(obj)))
+        # a loop rather than any(generator): a third cheaper, and every dict given to add asks
+        for adapter in self._askable_about(type(obj)):  # noqa: SIM110
+            if adapter.handles(obj):
+                return True
+        return False
 
     def _askable_about(self, kind: type) -> tuple[DataAdapter, ...]:
         """The adapters, latest first, whose ``object_types`` do not rule out ``kind``."""

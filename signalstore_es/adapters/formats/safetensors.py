@@ -65,6 +65,11 @@ _LENGTH_BYTES = 8
 _MAX_HEADER_BYTES = 100 * 2**20  # the safetensors readers refuse larger headers
 
 
+def _is_torch_type(kind: type) -> bool:
+    module = kind.__module__
+    return module == "torch" or module.startswith("torch.")
+
+
 @attrs.frozen(kw_only=True)
 class TensorEntry:
     """One tensor as the file holds it: name, safetensors dtype tag, shape and C-order bytes."""
@@ -92,8 +97,12 @@ class SafetensorsAdapter(DataAdapter):
         """True for a non-empty mapping of str to torch tensors (False if torch is missing)."""
         if not isinstance(obj, Mapping) or not obj:
             return False
-        if not all(type(v).__module__.split(".")[0] == "torch" for v in obj.values()):
-            return False  # cheap test first: importing torch takes seconds
+        # cheap tests first, by type module (importing torch takes seconds): the first value
+        # alone rules out a record dict (every dict given to add is asked), then all of them
+        if not _is_torch_type(type(next(iter(obj.values())))):
+            return False
+        if not all(_is_torch_type(type(v)) for v in obj.values()):
+            return False
         try:
             torch = importlib.import_module("torch")
         except ImportError:

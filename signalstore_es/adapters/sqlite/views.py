@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, Iterable, Mapping, Optional, cast
+from typing import Any, Optional, cast
 
 import attrs
 
@@ -249,14 +250,20 @@ def _known_row(stored: Any) -> tuple[dict[str, Any], _State]:
 
 
 def find_rows(connection: sqlite3.Connection, view: str, filter: Mapping[str, Any], *,
-              as_of: Optional[int], sort: Optional[SortSpec], limit: Optional[int]) -> list[dict[str, Any]]:
+              as_of: int | None, sort: SortSpec | None, limit: int | None) -> list[dict[str, Any]]:
     """Select candidate rows through the indexed columns, then match the full filter in Python.
 
-    A filter made only of string equalities on indexed fields and ``time_of_removal`` being
-    (not) None, at the top level or in a top-level ``$and`` - the lookups the API makes on
-    every add, get and find by name - is answered by SQL alone; the commonest of them, a live
-    row by ``_key`` now (every ``add`` asks it), skips even the filter analysis. Other filters
-    are checked and compiled once per distinct filter (a small cache) and matched in Python.
+    A filter made only of string equalities and ``$in`` lists of strings on indexed fields and
+    ``time_of_removal`` being (not) None, at the top level or in a top-level ``$and`` - the
+    lookups the API makes on every add, get and find by name, and on every chunk of
+    ``add_many`` - is answered by SQL alone; the commonest of them, a live row by ``_key`` now
+    (every ``add`` asks it), skips even the filter analysis. Other filters are checked and
+    compiled once per distinct filter (a small cache) and matched in Python, their string
+    equalities and one ``$in`` still selecting candidates through the indexes.
+
+    An ``$in`` also matches a list holding one of its strings (MongoDB's array semantics),
+    which the column (NULL for a non-str value) cannot show, so rows whose column is NULL are
+    selected too and matched in Python: results are those of the full matcher for every row.
     """
     if as_of is None and not sort and len(filter) == 2 and filter.get(REMOVAL_FIELD, _NO_CONDITION) is None:
         key = filter.get("_key")
@@ -266,18 +273,25 @@ def find_rows(connection: sqlite3.Connection, view: str, filter: Mapping[str, An
         _VIEW_NAMES.add(check_view_name(view))
     exact = _exact_conditions(filter)
     if exact is not None:
-        return _select(connection, view, exact, as_of, None, sort, limit)
-    equalities, matches = _compiled(filter)
-    return _select(connection, view, equalities, as_of, matches, sort, limit)
+        return _select(connection, view, exact, as_of, None, sort, limit, filter)
+    conditions, matches = _compiled(filter)
+    return _select(connection, view, conditions, as_of, matches, sort, limit, filter)
 
 
 _VIEW_NAMES: set[str] = set()
 _NOT_NONE = "$ne None"  #: time_of_removal's condition for "not None"
 _NO_CONDITION = object()
-_LIVE_BY_KEY: dict[tuple[str, Optional[int]], str] = {}  #: (view, limit) -> SQL
+_LIVE_BY_KEY: dict[tuple[str, int | None], str] = {}  #: (view, limit) -> SQL
 
 
-def _live_by_key(connection: sqlite3.Connection, view: str, key: str, limit: Optional[int]) -> list[dict[str, Any]]:
+class _In(tuple):  # type: ignore[type-arg]
+    """A column condition from ``{"field": {"$in": [str, ...]}}``: the column is one of these,
+    or NULL (a list might hold one of them; the matcher decides those rows)."""
+
+    __slots__ = ()
+
+
+def _live_by_key(connection: sqlite3.Connection, view: str, key: str, limit: int | None) -> list[dict[str, Any]]:
     """``{"_key": key, "time_of_removal": None}`` on the current rows: one index probe."""
     sql = _LIVE_BY_KEY.get((view, limit))
     if sql is None:
@@ -294,28 +308,21 @@ def _live_by_key(connection: sqlite3.Connection, view: str, key: str, limit: Opt
         raise
 
 
-def _exact_conditions(filter: Mapping[str, Any]) -> Optional[dict[str, Any]]:
-    """The filter as column conditions if SQL can answer it exactly, else None."""
+def _exact_conditions(filter: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The filter as column conditions if SQL (with the NULL rows of an ``$in`` matched in
+    Python) can answer it, else None."""
     conditions: dict[str, Any] = {}
     for field, value in filter.items():
-        if type(value) is str and field in PUSHDOWN_COLUMNS:
-            pass
-        elif field == "time_of_removal":
-            if value is None:
-                pass
-            elif _is_ne_none(value):
-                value = _NOT_NONE
-            else:
-                return None
-        elif field == "$and":
+        if field == "$and":
             return _exact_conjunction(filter)
-        else:
+        value = _column_condition(field, value)
+        if value is None or (type(value) is _In and _has_in(conditions)):
             return None
-        conditions[field] = value
+        conditions[field] = None if value is _IS_NONE else value
     return conditions
 
 
-def _exact_conjunction(filter: Mapping[str, Any]) -> Optional[dict[str, Any]]:
+def _exact_conjunction(filter: Mapping[str, Any]) -> dict[str, Any] | None:
     conditions: dict[str, Any] = {}
     return conditions if _collect_exact(filter, conditions) else None
 
@@ -327,15 +334,45 @@ def _collect_exact(filter: Mapping[str, Any], into: dict[str, Any]) -> bool:
                     isinstance(clause, Mapping) and _collect_exact(clause, into) for clause in value):
                 return False
             continue
-        if field in PUSHDOWN_COLUMNS and type(value) is str:
-            pass
-        elif field == "time_of_removal" and (value is None or _is_ne_none(value)):
-            value = None if value is None else _NOT_NONE
-        else:
-            return False
+        value = _column_condition(field, value)
+        if value is None or (type(value) is _In and field not in into and _has_in(into)):
+            return False  # one $in per query: its NULL rows are selected by one more branch
+        value = None if value is _IS_NONE else value
         if into.setdefault(field, value) != value:  # two different values: leave it to the matcher
             return False
     return True
+
+
+_IS_NONE = object()  #: _column_condition's answer for ``time_of_removal: None``
+
+
+def _column_condition(field: str, value: Any) -> Any:
+    """What ``{field: value}`` asks of the plain columns: the str, an :class:`_In`,
+    :data:`_IS_NONE` or :data:`_NOT_NONE` for ``time_of_removal``; None if SQL cannot ask it."""
+    if field in PUSHDOWN_COLUMNS:
+        if type(value) is str:
+            return value
+        return _in_strings(value)
+    if field == REMOVAL_FIELD:
+        if value is None:
+            return _IS_NONE
+        if _is_ne_none(value):
+            return _NOT_NONE
+    return None
+
+
+def _in_strings(condition: Any) -> _In | None:
+    """``{"$in": [str, ...]}`` (nothing else) as an :class:`_In`, else None."""
+    if type(condition) is not dict or len(condition) != 1:
+        return None
+    values = condition.get("$in")
+    if type(values) is not list or not all(type(v) is str for v in values):
+        return None
+    return _In(values)
+
+
+def _has_in(conditions: Mapping[str, Any]) -> bool:
+    return any(type(v) is _In for v in conditions.values())
 
 
 def _is_ne_none(value: Any) -> bool:
@@ -347,17 +384,38 @@ _COMPILED_MAX = 512
 
 
 def _compiled(filter: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
-    """(pushed-down equalities, matcher) of a filter, cached by the filter's exact value."""
+    """(pushed-down column conditions, matcher) of a filter, cached by the filter's exact value."""
     key = _freeze(filter)
     found = _COMPILED.get(key) if key is not None else None
     if found is None:
         checked = check_embedded_filter(dict(filter))
-        found = (pushdown_equalities(checked, PUSHDOWN_COLUMNS), compile_filter(checked))
+        conditions = pushdown_equalities(checked, PUSHDOWN_COLUMNS)
+        pushed_in = _first_in(checked, conditions)
+        if pushed_in is not None:
+            conditions[pushed_in[0]] = pushed_in[1]
+        found = (conditions, compile_filter(checked))
         if key is not None:
             if len(_COMPILED) >= _COMPILED_MAX:
                 _COMPILED.clear()
             _COMPILED[key] = found
     return found
+
+
+def _first_in(filter: Mapping[str, Any], taken: Mapping[str, Any]) -> tuple[str, _In] | None:
+    """The first ``{field: {"$in": [str, ...], ...}}`` on an indexed field not in ``taken``, at
+    the top level of a checked filter or in its top-level ``$and``: a necessary condition."""
+    for field, value in filter.items():
+        if field == "$and":
+            for clause in value:
+                found = _first_in(clause, taken)
+                if found is not None:
+                    return found
+        elif field in PUSHDOWN_COLUMNS and field not in taken and isinstance(value, Mapping) \
+                and "$in" in value:
+            found_in = _in_strings({"$in": value["$in"]})
+            if found_in is not None:
+                return field, found_in
+    return None
 
 
 _FROZEN_SCALARS = (str, int, float, bool, type(None), datetime)
@@ -390,10 +448,14 @@ def _freeze(value: Any, depth: int = 0) -> Any:
     return None
 
 
-def _select(connection: sqlite3.Connection, view: str, conditions: Mapping[str, Any], as_of: Optional[int],
-            matches: Any, sort: Optional[SortSpec], limit: Optional[int]) -> list[dict[str, Any]]:
+def _select(connection: sqlite3.Connection, view: str, conditions: Mapping[str, Any], as_of: int | None,
+            matches: Any, sort: SortSpec | None, limit: int | None,
+            filter: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Run the candidate query; ``matches`` None: the conditions are the whole filter, except
+    for the rows an ``$in`` selected for their NULL column, which ``filter`` is matched on."""
     sql, params = _candidate_query(view, conditions, as_of)
-    if limit and matches is None and not sort:
+    with_in = _has_in(conditions)
+    if limit and matches is None and not sort and not with_in:
         sql += f" LIMIT {int(limit)}"
     try:
         cursor = connection.execute(sql, params)
@@ -402,7 +464,9 @@ def _select(connection: sqlite3.Connection, view: str, conditions: Mapping[str, 
             return []
         raise
     rows: list[dict[str, Any]]
-    if matches is None:
+    if with_in:
+        rows = _matched_in_rows(cursor, matches, filter)
+    elif matches is None:
         rows = [loads(text) for (text,) in cursor]
     else:
         rows = [doc for doc in (loads(text) for (text,) in cursor) if matches(doc)]
@@ -411,35 +475,75 @@ def _select(connection: sqlite3.Connection, view: str, conditions: Mapping[str, 
     return rows[:limit] if limit else rows
 
 
+def _matched_in_rows(cursor: Iterable[tuple[str, int]], matches: Any,
+                     filter: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The documents of an ``$in`` query's rows (``(doc, maybe)``): rows selected for a NULL
+    column (``maybe``) always go through the matcher, the others only if ``matches`` is given."""
+    rows = []
+    for text, maybe in cursor:
+        doc = loads(text)
+        if maybe or matches is not None:
+            if matches is None:  # compiled only once a NULL-column row turns up (rare)
+                matches = _compiled(filter)[1]
+            if not matches(doc):
+                continue
+        rows.append(doc)
+    return rows
+
+
 _SQL: dict[tuple[Any, ...], str] = {}
 
 
-def _candidate_query(view: str, equalities: Mapping[str, Any], as_of: Optional[int]) -> tuple[str, list[Any]]:
-    """The SQL selecting the documents that satisfy ``equalities`` (now, or at seq ``as_of``:
-    the current rows written by then and the closed versions valid then), and its parameters."""
-    removal = equalities.get(REMOVAL_FIELD, _NO_CONDITION)
-    params = [v for f, v in equalities.items() if f != REMOVAL_FIELD]
-    if as_of is not None:
-        params = [*params, as_of, *params, as_of, as_of]
-    shape = (view, as_of is None, tuple(equalities), removal)
+def _candidate_query(view: str, conditions: Mapping[str, Any], as_of: int | None) -> tuple[str, list[Any]]:
+    """The SQL selecting the documents that satisfy the column ``conditions`` (now, or at seq
+    ``as_of``: the current rows written by then and the closed versions valid then), and its
+    parameters. With an :class:`_In`, each table is read twice, for the listed values and for
+    a NULL column, and each row says which (a second result column, 1 for NULL)."""
+    branches = _branches(conditions, as_of)
+    shape = (view, as_of is None, tuple((f, len(v) if type(v) is _In else v if f == REMOVAL_FIELD else None)
+                                        for f, v in conditions.items()))
     sql = _SQL.get(shape)
     if sql is None:
-        conditions: list[str] = []
-        for field, value in equalities.items():
-            if field == REMOVAL_FIELD:  # None matches null and missing, as in MongoDB
-                conditions.append("removed = 0" if value is None else "removed = 1")
-            else:
-                conditions.append(f"{PUSHDOWN_COLUMNS[field]} = ?")
-        if as_of is None:
-            sql = _select_docs(view, conditions)
-        else:
-            sql = (_select_docs(view, [*conditions, "from_seq <= ?"]) + " UNION ALL "
-                   + _select_docs(versions_name(view), [*conditions, "from_seq <= ?", "to_seq > ?"]))
+        flagged = _has_in(conditions)
+        sql = " UNION ALL ".join(_branch_sql(view, conditions, branch, as_of=as_of is not None, flagged=flagged)
+                                 for branch in branches)
         if len(_SQL) < 4096:
             _SQL[shape] = sql
+    params: list[Any] = []
+    for history, null in branches:
+        for field, value in conditions.items():
+            if type(value) is _In:
+                if not null:
+                    params.extend(value)
+            elif field != REMOVAL_FIELD:
+                params.append(value)
+        if as_of is not None:
+            params.extend((as_of, as_of) if history else (as_of,))
     return sql, params
 
 
-def _select_docs(table: str, conditions: list[str]) -> str:
-    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-    return f'SELECT doc FROM "{table}"{where}'
+def _branches(conditions: Mapping[str, Any], as_of: int | None) -> list[tuple[bool, bool]]:
+    """``(history table?, NULL branch?)`` of each SELECT of a candidate query, in order."""
+    tables = (False,) if as_of is None else (False, True)
+    nulls = (False, True) if _has_in(conditions) else (False,)
+    return [(history, null) for history in tables for null in nulls]
+
+
+def _branch_sql(view: str, conditions: Mapping[str, Any], branch: tuple[bool, bool], *, as_of: bool,
+                flagged: bool) -> str:
+    """One SELECT of a candidate query: condition parameters in order, then the seq bounds."""
+    history, null = branch
+    where: list[str] = []
+    for field, value in conditions.items():
+        if field == REMOVAL_FIELD:  # None matches null and missing, as in MongoDB
+            where.append("removed = 0" if value is None else "removed = 1")
+        elif type(value) is _In:
+            column = PUSHDOWN_COLUMNS[field]
+            where.append(f"{column} IS NULL" if null else f"{column} IN ({', '.join('?' * len(value))})")
+        else:
+            where.append(f"{PUSHDOWN_COLUMNS[field]} = ?")
+    if as_of:
+        where += ["from_seq <= ?", "to_seq > ?"] if history else ["from_seq <= ?"]
+    table = versions_name(view) if history else view
+    flag = f", {int(null)}" if flagged else ""
+    return f'SELECT doc{flag} FROM "{table}"' + (f" WHERE {' AND '.join(where)}" if where else "")

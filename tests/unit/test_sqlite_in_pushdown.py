@@ -1,0 +1,161 @@
+"""The embedded backend answers ``$in`` of strings on an indexed field through the index, with
+the results of the full matcher for every document (lists, other types, missing fields)."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from projections.runner import RowPosition
+from signalstore_es.adapters.sqlite import views
+from signalstore_es.adapters.sqlite.schema import PUSHDOWN_FIELDS
+from signalstore_es.domain.query import check_embedded_filter, compile_filter
+
+VIEW = "things"
+WORDS = ("a", "b", "c")
+
+
+def _connection() -> tuple[sqlite3.Connection, views.SqliteViewWriter]:
+    connection = sqlite3.connect(":memory:", isolation_level=None)
+    writer = views.SqliteViewWriter(connection)
+    writer.ensure_view(VIEW)
+    return connection, writer
+
+
+def _generic(connection: sqlite3.Connection, filter: dict[str, Any], as_of: int | None) -> list[dict[str, Any]]:
+    """What the full matcher keeps of every row: the answer a pushdown must not change."""
+    matches = compile_filter(check_embedded_filter(filter))
+    return [row for row in views.find_rows(connection, VIEW, {}, as_of=as_of, sort=None, limit=None)
+            if matches(row)]
+
+
+def _same_rows(found: list[dict[str, Any]], expected: list[dict[str, Any]]) -> bool:
+    return sorted(map(repr, found)) == sorted(map(repr, expected))
+
+
+# -- documents and filters -------------------------------------------------------------------
+
+WORD = st.sampled_from(WORDS)
+#: values an indexed field may hold in a user view's row; lists only where ``lists`` allows
+SCALARS = st.one_of(WORD, st.integers(0, 2), st.none())
+LISTY = st.one_of(SCALARS, st.lists(WORD, max_size=3), st.lists(st.lists(WORD, max_size=2), max_size=2))
+REMOVAL = st.sampled_from([None, "yesterday", False])
+_MISSING = object()
+
+
+@st.composite
+def documents(draw: Any, listy_fields: frozenset[str]) -> dict[str, Any] | None:
+    if draw(st.integers(0, 9)) == 0:
+        return None  # a deleted row
+    document: dict[str, Any] = {}
+    for field in (*PUSHDOWN_FIELDS, "time_of_removal", "n"):
+        values = {"time_of_removal": REMOVAL, "n": st.integers(0, 2)}.get(
+            field, LISTY if field in listy_fields else SCALARS)
+        value = draw(st.one_of(st.just(_MISSING), values))
+        if value is not _MISSING:
+            document[field] = value
+    return document
+
+
+@st.composite
+def histories(draw: Any) -> tuple[frozenset[str], list[list[tuple[str, dict[str, Any] | None]]]]:
+    """Fields that may hold lists, and commits of row writes (seq = index + 1)."""
+    listy = frozenset(draw(st.sets(st.sampled_from(PUSHDOWN_FIELDS))))
+    row_ids = st.sampled_from(["r0", "r1", "r2", "r3", "r4", "r5"])
+    commits = draw(st.lists(st.lists(st.tuples(row_ids, documents(listy)), min_size=1, max_size=4),
+                            min_size=1, max_size=4))
+    return listy, commits
+
+
+@st.composite
+def in_filters(draw: Any, listy_fields: frozenset[str]) -> dict[str, Any]:
+    """An ``$in`` of strings on an indexed field, with what the API puts beside it: a removal
+    condition, a string equality on a field without lists (equalities assume str columns; see
+    ``pushdown_equalities``), another ``$in``, a condition the index cannot answer, ``$and``."""
+    field = draw(st.sampled_from(PUSHDOWN_FIELDS))
+    clauses: list[dict[str, Any]] = [{field: {"$in": draw(st.lists(WORD, max_size=3))}}]
+    removal = draw(st.sampled_from([None, {"time_of_removal": None}, {"time_of_removal": {"$ne": None}}]))
+    if removal is not None:
+        clauses.append(removal)
+    plain = [f for f in PUSHDOWN_FIELDS if f != field and f not in listy_fields]
+    if plain and draw(st.booleans()):
+        clauses.append({draw(st.sampled_from(plain)): draw(WORD)})
+    if draw(st.booleans()):
+        other = draw(st.sampled_from([f for f in PUSHDOWN_FIELDS if f != field]))
+        clauses.append({other: {"$in": draw(st.lists(WORD, max_size=2))}})
+    if draw(st.booleans()):
+        clauses.append({"n": {"$gte": 1}})
+    if draw(st.booleans()):
+        return {"$and": clauses}
+    merged: dict[str, Any] = {}
+    for clause in clauses:
+        merged.update(clause)
+    return merged
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(data=st.data(), history=histories())
+def test_in_on_indexed_fields_finds_what_the_full_matcher_finds_now_and_as_of(data, history):
+    listy, commits = history
+    connection, writer = _connection()
+    for seq, writes in enumerate(commits, start=1):
+        for index, (row_id, document) in enumerate(writes):
+            writer.write_row(VIEW, row_id, document, RowPosition(seq, index))
+        writer.flush()
+    filter = data.draw(in_filters(listy))
+    for as_of in (None, *range(len(commits) + 1)):
+        found = views.find_rows(connection, VIEW, filter, as_of=as_of, sort=None, limit=None)
+        assert _same_rows(found, _generic(connection, filter, as_of)), (filter, as_of)
+    limited = views.find_rows(connection, VIEW, filter, as_of=None, sort=None, limit=1)
+    assert len(limited) == min(1, len(_generic(connection, filter, None)))
+
+
+# -- an index lookup, not a scan ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("as_of", [None, 3])
+@pytest.mark.parametrize("conditions", [
+    {"_key": views._In(["k1", "k2"]), "time_of_removal": None},
+    {"schema_ref": "s", "data_name": views._In(["d1", "d2", "d3"])},
+], ids=["live keys", "names of one schema_ref"])
+def test_an_in_query_searches_the_index_for_its_values_and_for_null(conditions, as_of):
+    connection, _ = _connection()
+    sql, params = views._candidate_query(VIEW, conditions, as_of)
+    plan = [row[-1] for row in connection.execute("EXPLAIN QUERY PLAN " + sql, params)]
+    searches = [step for step in plan if step.startswith(("SEARCH", "SCAN"))]
+    assert len(searches) == (2 if as_of is None else 4)
+    assert all(step.startswith("SEARCH") and "USING INDEX" in step for step in searches), plan
+
+
+def test_an_in_on_schema_name_searches_its_partial_index_for_the_values():
+    """schema_name's index leaves out NULL (records have none), so only the NULL branch scans,
+    as any query on a field that records lack did before."""
+    connection, _ = _connection()
+    sql, params = views._candidate_query(VIEW, {"schema_name": views._In(["m"]), "time_of_removal": None}, None)
+    plan = [row[-1] for row in connection.execute("EXPLAIN QUERY PLAN " + sql, params)]
+    assert "SEARCH things USING INDEX things_schema_name (schema_name=?)" in plan
+
+
+def test_the_add_many_lookup_is_answered_by_sql_alone():
+    """``{"_key": {"$in": [...]}, "time_of_removal": None}`` needs no filter compilation."""
+    assert views._exact_conditions({"_key": {"$in": ["a", "b"]}, "time_of_removal": None}) == {
+        "_key": ("a", "b"), "time_of_removal": None}
+    assert views._exact_conditions({"_key": {"$in": ["a", 1]}}) is None  # not all str: the matcher
+    assert views._exact_conditions({"_key": {"$in": ("a",)}}) is None  # not a list: checked, refused
+    assert views._exact_conditions({"_key": {"$in": ["a"]}, "data_name": {"$in": ["b"]}}) is None
+
+
+def test_a_list_holding_a_listed_string_matches_as_in_mongodb():
+    connection, writer = _connection()
+    writer.write_row(VIEW, "r0", {"_key": ["a", "z"], "time_of_removal": None}, RowPosition(1, 0))
+    writer.write_row(VIEW, "r1", {"_key": "b", "time_of_removal": None}, RowPosition(1, 1))
+    writer.write_row(VIEW, "r2", {"_key": 7, "time_of_removal": None}, RowPosition(1, 2))
+    writer.flush()
+    found = views.find_rows(connection, VIEW, {"_key": {"$in": ["a", "b"]}, "time_of_removal": None},
+                            as_of=None, sort=None, limit=None)
+    assert sorted(map(repr, found)) == sorted(map(repr, [{"_key": ["a", "z"], "time_of_removal": None},
+                                                         {"_key": "b", "time_of_removal": None}]))
