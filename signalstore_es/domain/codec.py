@@ -183,6 +183,23 @@ def has_non_finite(value: Any) -> bool:
     return isinstance(value, float) and not math.isfinite(value)
 
 
+#: the integers JSON text may hold here: orjson reads larger ones back as floats (silently), and
+#: BSON stores 64-bit integers only
+INT64_RANGE = (-(2**63), 2**63 - 1)
+
+
+def has_wide_int(value: Any) -> bool:
+    """Whether a JSON-like value holds an integer beyond 64 bits anywhere."""
+    kind = type(value)
+    if kind is int:
+        return not INT64_RANGE[0] <= value <= INT64_RANGE[1]
+    if kind is dict:
+        return any(has_wide_int(v) for v in value.values())
+    if kind is list or kind is tuple:
+        return any(has_wide_int(v) for v in value)
+    return isinstance(value, int) and not isinstance(value, bool) and not INT64_RANGE[0] <= value <= INT64_RANGE[1]
+
+
 def _stdlib_canonical(document: Any) -> bytes:
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                       allow_nan=False).encode("utf-8")

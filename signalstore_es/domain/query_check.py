@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from signalstore_es.domain.codec import INT64_RANGE
 from signalstore_es.domain.query_arguments import ARGUMENT_CHECKS
 from signalstore_es.domain.query_bson import ARRAY_TYPES
 from signalstore_es.domain.query_syntax import (
@@ -28,7 +29,6 @@ from signalstore_es.domain.query_syntax import (
 from signalstore_es.errors import ArgumentTypeError, ValidationError
 
 MAX_DEPTH = 100
-_INT64 = (-(2**63), 2**63 - 1)
 
 
 def check_filter(filter: Any) -> dict[str, Any]:
@@ -270,7 +270,7 @@ def _plain(value: Any) -> Any:
 
 
 def _checked_int(value: int, where: str) -> int:
-    if not _INT64[0] <= value <= _INT64[1]:
+    if not INT64_RANGE[0] <= value <= INT64_RANGE[1]:
         raise ValidationError(f"{where}: the integer {value} does not fit in 64 bits")
     return value
 

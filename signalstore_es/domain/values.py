@@ -28,12 +28,12 @@ from typing import Any
 
 import numpy as np
 
+from signalstore_es.domain.codec import INT64_RANGE
 from signalstore_es.domain.time import require_aware, truncate_to_ms
 from signalstore_es.errors import ValidationError
 
 MAX_DEPTH = 32
 MAX_RECORD_BYTES = 14 * 1024 * 1024  #: MongoDB's 16 MiB document less room for event and view fields
-_INT64 = (-(2**63), 2**63 - 1)
 _MIB = 1024 * 1024
 #: BSON bytes of a document or array around its elements: int32 length and terminating NUL
 _CONTAINER_BYTES = 5
@@ -157,7 +157,7 @@ def _plain_scalar_bytes(value: Any, kind: type) -> int | None:
     if kind is str:
         return _STRING_BYTES + _plain_utf8_length(value)
     if kind is int:
-        if not _INT64[0] <= value <= _INT64[1]:
+        if not INT64_RANGE[0] <= value <= INT64_RANGE[1]:
             raise _NotPlain
         return 8
     if kind is float:
@@ -305,7 +305,7 @@ def _size_of(value: Any, where: str) -> int:
 
 
 def _checked_int(value: int, where: str) -> int:
-    if not _INT64[0] <= value <= _INT64[1]:
+    if not INT64_RANGE[0] <= value <= INT64_RANGE[1]:
         raise ValidationError(f"{where}: integer {value} does not fit in 64 bits")
     return value
 

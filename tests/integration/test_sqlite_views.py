@@ -157,3 +157,32 @@ def test_a_user_view_row_holding_nan_fails_the_commit_and_writes_nothing(tmp_pat
             assert uow._context.backend.head().seq == head
     finally:
         provider.close()
+
+
+class _WideIntProjector(_NanProjector):
+    view = "wide_index"
+
+    def apply(self, row, event, context):
+        return {"count": 2**70 if event.key.data_name == "w1" else 1}
+
+
+def test_a_user_view_row_holding_an_integer_beyond_64_bits_fails_the_commit_and_writes_nothing(tmp_path):
+    """JSON text would give such an integer back as a float (orjson reads it so), so the row is
+    refused, as MongoDB refuses it, instead of changing silently."""
+    provider = UnitOfWorkProvider.embedded(tmp_path, actor="t")
+    try:
+        _history(provider)
+        provider.register_projector(_WideIntProjector())
+        with provider(PROJECT) as uow:
+            head = uow._context.backend.head().seq
+            uow.data.add(vocab.session_record("w2", animal="Animal1"))
+            uow.commit()
+            rows = uow.find_view("wide_index", {})
+            assert rows and all(row == {"count": 1} for row in rows)
+            uow.data.add(vocab.session_record("w1", animal="Animal1"))
+            with pytest.raises(ValueError, match="beyond 64 bits"):
+                uow.commit()
+            assert uow._context.backend.head().seq == head + 1
+            assert uow.find_view("wide_index", {}) == rows
+    finally:
+        provider.close()

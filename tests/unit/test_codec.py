@@ -11,6 +11,7 @@ import json
 import math
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -26,6 +27,7 @@ from signalstore_es.domain.codec import (
     event_canonical_json,
     event_from_json,
     event_json,
+    has_wide_int,
     loads_json,
 )
 from signalstore_es.domain.commits import Commit, CommitDraft, canonical_commit_bytes, canonical_commit_document
@@ -166,3 +168,17 @@ def test_events_with_coercible_fields_take_the_cattrs_path():
                 "key": {"schema_ref": "s", "data_name": "d", "version_timestamp": 0}, "generation": "3"}
     assert event_from_json(json.dumps(document)) == JSON_CODEC.event_from_document(document)
 
+
+
+def test_orjson_reads_integers_beyond_64_bits_as_floats_which_is_why_the_store_refuses_them():
+    """If this ever fails, orjson became exact and the 64-bit rule of models and user views
+    could be relaxed."""
+    assert type(orjson.loads(str(2**64))) is float and type(orjson.loads(str(-(2**63) - 1))) is float
+
+
+@pytest.mark.parametrize("value, wide", [
+    (2**63 - 1, False), (-(2**63), False), (2**63, True), (-(2**63) - 1, True), (True, False),
+    ({"a": [1, {"b": 2**70}]}, True), ({"a": [1.0e30, "2**70"]}, False),
+])
+def test_has_wide_int_finds_integers_beyond_64_bits_anywhere(value, wide):
+    assert has_wide_int(value) is wide

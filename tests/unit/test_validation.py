@@ -205,6 +205,9 @@ INVALID_MODELS: dict[str, tuple[Callable[[], Any], list[str]]] = {
                                     ["$.json_schema.const", "datetime", "only JSON values"]),
     "NaN inside json_schema": (lambda: _term("x_value", {"type": "number", "maximum": float("nan")}),
                                ["$.json_schema.maximum", "only JSON values"]),
+    "integer beyond 64 bits inside json_schema": (
+        lambda: _term("x_value", {"type": "integer", "maximum": 2**70}),
+        ["$.json_schema.maximum", "does not fit in 64 bits", "write it as a float"]),
     "unknown metamodel_ref": (lambda: _data_model(metamodel_ref="no_such_metamodel"),
                               ["'session'", "'no_such_metamodel'", "$.metamodel_ref", "add the metamodel"]),
     "metamodel_ref naming a property model": (lambda: _data_model(metamodel_ref="session_date"),

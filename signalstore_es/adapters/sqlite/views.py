@@ -20,7 +20,7 @@ from signalstore_es.adapters.sqlite.schema import (
     view_indexes_ddl,
     view_tables_ddl,
 )
-from signalstore_es.domain.codec import dumps_json, has_non_finite, loads_json
+from signalstore_es.domain.codec import dumps_json, has_non_finite, has_wide_int, loads_json
 from signalstore_es.domain.query import check_embedded_filter, compile_filter, pushdown_equalities, sort_documents
 from signalstore_es.ports.storage import SortSpec
 
@@ -63,6 +63,15 @@ def row_columns(document: Mapping[str, Any]) -> Columns:
 
 assert PUSHDOWN_FIELDS == ("_key", "schema_ref", "data_name", "schema_name"), "update row_columns"
 assert REMOVAL_FIELD == "time_of_removal", "update row_columns"
+
+def _check_storable(view: str, document: Mapping[str, Any]) -> None:
+    """Refuse what JSON text would not give back as written (a user projector's row)."""
+    if has_non_finite(document):
+        raise ValueError(f"Out of range float values are not JSON compliant (a row of view {view!r})")
+    if has_wide_int(document):
+        raise ValueError(f"a row of view {view!r} holds an integer beyond 64 bits, which the store "
+                         "cannot give back exactly (MongoDB refuses it too); store it as a str or float")
+
 
 #: a row as the writer knows it: (position, JSON text, plain columns); text None: no row
 _State = tuple[Optional[RowPosition], Optional[str], Optional[Columns]]
@@ -165,8 +174,8 @@ class SqliteViewWriter:
         if document is None:
             rows[row_id] = (position, None, None)
         else:
-            if view not in _VALIDATED_VIEWS and has_non_finite(document):
-                raise ValueError(f"Out of range float values are not JSON compliant (a row of view {view!r})")
+            if view not in _VALIDATED_VIEWS:
+                _check_storable(view, document)
             rows[row_id] = (position, dumps(document), row_columns(document))
         self._buffered += 1
 
