@@ -35,7 +35,7 @@ import pickle
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +48,9 @@ from projections.runner import ProjectionRunner
 from signalstore_es._bulk import paused_gc
 from signalstore_es.adapters.sqlite.schema import COLUMN_NAMES
 from signalstore_es.adapters.sqlite.views import row_columns
-from signalstore_es.domain.codec import DATE_TAG, dumps_json, event_from_json
+from signalstore_es.domain.codec import DATE_TAG, blob_fields, dumps_json, event_from_json
 from signalstore_es.domain.events import RecordAdded
-from signalstore_es.domain.time import from_epoch_ms
+from signalstore_es.domain.time import from_epoch_ms, to_epoch_ms
 from signalstore_es.errors import StorageError
 
 RECORD_ADDED = RecordAdded.event_type
@@ -80,37 +80,59 @@ def added_rows(events: Iterable[tuple[int, int, int, str]]) -> Iterator[TableRow
 
 
 def _spliced_row(event: dict[str, Any], body: str, seq: int, index: int, committed_at: int) -> TableRow | None:
-    """The row of a body of exactly the shape ``event_json`` writes, or None.
-
-    ``event`` is the parsed ``body``. The row document is the record's JSON text as the body
-    holds it, with the row fields appended: what ``RecordsProjector.apply`` followed by the
-    view encoding writes, provided the record has none of those fields (a record written by
-    ``add`` never has: the key fields and store fields are kept apart). The body's text
-    around the record is checked against the parsed key and blob, so the slice is exactly
-    the record's JSON."""
+    """The row of a body of exactly the shape ``event_json`` writes, or None; ``event`` is the
+    parsed ``body``."""
     key, record, blob = event.get("key"), event.get("record"), event.get("blob", _MISSING)
-    if (type(key) is not dict or type(record) is not dict or not _ROW_FIELDS.isdisjoint(record)
+    if (type(key) is not dict or type(record) is not dict or len(key) != 3 or len(event) != 5
             or (blob is not None and not _plain_blob(blob))):
         return None
     schema_ref, data_name, version = key.get("schema_ref"), key.get("data_name"), key.get("version_timestamp")
-    if type(version) is int and version == 0:
-        version_text = stamp = "0"
-    elif type(version) is dict and len(version) == 1 and type(version.get(DATE_TAG)) is int:
-        stamp = str(version[DATE_TAG])
-        version_text = f'{{"{DATE_TAG}":{stamp}}}'
+    if type(version) is dict and len(version) == 1 and type(version.get(DATE_TAG)) is int:
+        version = version[DATE_TAG]
+        is_date = True
+    elif type(version) is int:
+        is_date = False
     else:
         return None
     if type(schema_ref) is not str or type(data_name) is not str:
         return None
+    blob_text = "null" if blob is None else orjson.dumps(blob).decode()
+    return _splice(body, record, schema_ref, data_name, version, is_date, blob_text, seq, index, committed_at)
+
+
+def appended_row(event: RecordAdded, body: str, seq: int, index: int, committed_at: int) -> TableRow:
+    """The row of an event being appended, whose body ``event_json`` just wrote."""
+    key, blob = event.key, event.blob
+    version = key.version_timestamp
+    stamp, is_date = (version, False) if isinstance(version, int) else (to_epoch_ms(version), True)
+    blob_text = "null" if blob is None else orjson.dumps(blob_fields(blob)).decode()
+    row = _splice(body, event.record, key.schema_ref, key.data_name, stamp, is_date, blob_text, seq, index,
+                  committed_at)
+    return row if row is not None else _projected(event, seq, index, committed_at)
+
+
+def _splice(body: str, record: Mapping[str, Any], schema_ref: str, data_name: str, version: int, is_date: bool,
+            blob_text: str, seq: int, index: int, committed_at: int) -> TableRow | None:
+    """The row whose document is the record's JSON text as ``body`` holds it with the row
+    fields appended, or None if ``body`` is not exactly ``event_json``'s text of this key,
+    record and blob (``version``: 0 or the version's epoch ms, ``is_date`` telling which).
+
+    That is what ``RecordsProjector.apply`` followed by the view encoding writes, provided the
+    record has none of the row's fields (a record written by ``add`` never has: the key fields
+    and store fields are kept apart). The body's text around the record is compared with the
+    key and blob, so the slice is exactly the record's JSON."""
+    if not _ROW_FIELDS.isdisjoint(record):
+        return None
+    version_text = f'{{"{DATE_TAG}":{version}}}' if is_date else str(version)
     names = f'"schema_ref":"{schema_ref}","data_name":"{data_name}","version_timestamp":{version_text}'
     head = f'{{"event_type":"{RECORD_ADDED}","schema_version":1,"key":{{{names}}},"record":'
-    blob_text = "null" if blob is None else orjson.dumps(blob).decode()
     tail = f',"blob":{blob_text}}}'
-    if not (body.startswith(head) and body.endswith(tail)) or len(key) != 3 or len(event) != 5:
+    if not (body.startswith(head) and body.endswith(tail)):
         return None  # other fields, another order or version, escaped names: not this shape
     record_text = body[len(head):len(body) - len(tail)]
-    row_key = f"{schema_ref}/{data_name}/{stamp}"
-    document = (f'{record_text[:-1]}{"," if record else ""}{names},"has_file":{"false" if blob is None else "true"},'
+    row_key = f"{schema_ref}/{data_name}/{version if is_date else 0}"  # RecordKey.as_string()
+    document = (f'{record_text[:-1]}{"," if record else ""}{names},'
+                f'"has_file":{"false" if blob_text == "null" else "true"},'
                 f'"time_of_save":{{"{DATE_TAG}":{committed_at}}},"time_of_removal":null,'
                 f'"{KEY_FIELD}":"{row_key}","{GENERATION_FIELD}":{seq},"{BLOB_FIELD}":{blob_text}}}')
     schema_name = record.get("schema_name")
@@ -134,7 +156,10 @@ def _plain_blob(blob: Any) -> bool:
 
 def _projected_row(seq: int, index: int, committed_at: int, body: str) -> TableRow:
     """The row of an unusual body, built by the projector itself."""
-    event = event_from_json(body)
+    return _projected(event_from_json(body), seq, index, committed_at)
+
+
+def _projected(event: Any, seq: int, index: int, committed_at: int) -> TableRow:
     context = EventContext(seq=seq, index=index, commit_id="", committed_at=from_epoch_ms(committed_at),
                            actor="", message=None)
     row_id = _PROJECTOR.row_id(event, context)
@@ -150,7 +175,8 @@ class _Skipped:
 
 
 SKIPPED: Any = _Skipped()
-_INSERT = (f'INSERT OR REPLACE INTO "{RecordsProjector.view}" (row_id, from_seq, from_idx, {COLUMN_NAMES}, doc) '
+VIEW = RecordsProjector.view
+INSERT = (f'INSERT OR REPLACE INTO "{VIEW}" (row_id, from_seq, from_idx, {COLUMN_NAMES}, doc) '
            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 
@@ -171,8 +197,7 @@ class BulkAdds:
 
     def __init__(self, db: sqlite3.Connection, runner: ProjectionRunner) -> None:
         self._db = db
-        self.runner = ProjectionRunner([_WithoutAdds(p) if type(p) is RecordsProjector else p
-                                        for p in runner.projectors])
+        self.runner = without_adds(runner)
         self._wanted, self._blob_adds_only = _decoded_types(self.runner)
 
     def insert_rows(self, path: str) -> None:
@@ -182,9 +207,9 @@ class BulkAdds:
         worker = _start_worker(path, rest) if rest is not None and (os.cpu_count() or 1) > 1 else None
         try:  # the worker starts up while the first chunk is made here
             rows, after = spliced_chunk(self._db, FIRST_POSITION)
-            self._db.executemany(_INSERT, rows)
+            self._db.executemany(INSERT, rows)
             for rows in _worker_chunks(worker) if worker is not None else _chunks_here(self._db, after):
-                self._db.executemany(_INSERT, rows)
+                self._db.executemany(INSERT, rows)
         finally:
             if worker is not None:
                 _stop(worker)
@@ -223,14 +248,18 @@ def _chunks_here(db: sqlite3.Connection, after: Position | None) -> Iterator[lis
 
 
 def _start_worker(path: str, start: Position) -> subprocess.Popen[bytes]:
-    """A child process (``python -m`` this module) that splices the chunks from ``start`` on,
+    """A child process (:func:`splice_to_stdout`) that splices the chunks from ``start`` on,
     reading the log through its own read-only connection (the log does not change while the
     rebuild holds the write lock), and writes them to its stdout; the pipe's buffer keeps it
     at most a chunk ahead of the inserts."""
     root = str(Path(__file__).resolve().parents[3])  # where signalstore_es and projections live
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-    return subprocess.Popen([sys.executable, "-m", __name__, Path(path).resolve().as_uri(), *map(str, start)],
+    return subprocess.Popen([sys.executable, "-c", _WORKER, Path(path).resolve().as_uri(), *map(str, start)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+
+
+#: the worker's program (not ``-m`` this module: the package imports it first, and runpy warns)
+_WORKER = f"import sys; from {__name__} import splice_to_stdout; splice_to_stdout(*sys.argv[1:])"
 
 
 def _worker_chunks(worker: subprocess.Popen[bytes]) -> Iterator[list[TableRow]]:
@@ -254,7 +283,7 @@ def _stop(worker: subprocess.Popen[bytes]) -> None:
             stream.close()
 
 
-def _worker_main(uri: str, seq: str, index: str) -> None:
+def splice_to_stdout(uri: str, seq: str, index: str) -> None:
     """Write the chunks from ``(seq, index)`` on to stdout, pickled one after the other."""
     db = sqlite3.connect(f"{uri}?mode=ro", uri=True)
     try:
@@ -264,6 +293,11 @@ def _worker_main(uri: str, seq: str, index: str) -> None:
         sys.stdout.buffer.flush()
     finally:
         db.close()
+
+
+def without_adds(runner: ProjectionRunner) -> ProjectionRunner:
+    """``runner`` with the ``records`` projector's ``RecordAdded`` rule taken out."""
+    return ProjectionRunner([_WithoutAdds(p) if type(p) is RecordsProjector else p for p in runner.projectors])
 
 
 class _WithoutAdds:
@@ -288,7 +322,3 @@ def _decoded_types(runner: ProjectionRunner) -> tuple[frozenset[str], bool]:
         if RECORD_ADDED in projector.event_types and type(projector) is not PurgedBlobsProjector:
             blob_adds_only = False
     return frozenset(wanted), blob_adds_only
-
-
-if __name__ == "__main__":
-    _worker_main(*sys.argv[1:])

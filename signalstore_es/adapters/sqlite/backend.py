@@ -27,6 +27,7 @@ from signalstore_es.adapters.sqlite.schema import LOG_TABLES, drop_view_ddl, upg
 from signalstore_es.adapters.sqlite.views import SqliteViewWriter, find_rows, run_script
 from signalstore_es.domain.codec import event_from_json, event_json
 from signalstore_es.domain.commits import Commit
+from signalstore_es.domain.events import RecordAdded
 from signalstore_es.domain.time import from_epoch_ms, to_epoch_ms
 from signalstore_es.errors import StorageError, ValidationError
 from signalstore_es.ports.storage import Head, SeqTakenError, SortSpec
@@ -57,6 +58,8 @@ class SqliteBackend:
         self._db = self._connect(path, _SYNC_MODES[durability])
         self._views_ready: set[str] = set()  #: view tables known to exist (DDL run once)
         self._writer = SqliteViewWriter(self._db, self._views_ready)
+        #: (a runner, that runner without the records view's RecordAdded rule)
+        self._without_adds: tuple[Any, ProjectionRunner | None] = (None, None)
 
     def __repr__(self) -> str:
         return f"SqliteBackend(path={self.path!r}, project={self.project!r})"
@@ -140,21 +143,46 @@ class SqliteBackend:
             head = self._db.execute("SELECT coalesce(max(seq), 0) FROM commits").fetchone()[0]
             if head != commit.seq - 1:
                 raise SeqTakenError(commit.seq)
-            self._insert(commit)
+            bodies = self._insert(commit)
             start = min((self._writer.checkpoint(v) for v in runner.views), default=head)
+            runner = self._insert_added_rows(commit, bodies, runner, head)
             # views are normally at ``head``; a lagging one (a new user projector) replays first
             backlog = self.read_commits(after=start, upto=head) if start < head else iter(())
             self._project(runner, itertools.chain(backlog, [commit]))
 
-    def _insert(self, commit: Commit) -> None:
+    def _insert(self, commit: Commit) -> list[str]:
+        """Insert the commit and its events; returns the events' bodies."""
         self._db.execute(
             "INSERT INTO commits VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (commit.seq, commit.commit_id, to_epoch_ms(commit.committed_at), commit.actor,
              commit.message, commit.library_version, commit.prev_hash, commit.hash))
         seq = commit.seq
-        self._db.executemany(
-            "INSERT INTO events (seq, idx, event_type, body) VALUES (?, ?, ?, ?)",
-            [(seq, i, e.event_type, event_json(e)) for i, e in enumerate(commit.events)])
+        bodies = [event_json(e) for e in commit.events]
+        self._db.executemany("INSERT INTO events (seq, idx, event_type, body) VALUES (?, ?, ?, ?)",
+                             [(seq, i, e.event_type, body)
+                              for i, (e, body) in enumerate(zip(commit.events, bodies, strict=True))])
+        return bodies
+
+    def _insert_added_rows(self, commit: Commit, bodies: list[str], runner: ProjectionRunner,
+                           head: int) -> ProjectionRunner:
+        """Insert the ``records`` rows of the commit's ``RecordAdded`` events spliced from their
+        bodies (:mod:`.added_rows`, as a rebuild does) and return the runner for the rest; only
+        when the view is at ``head``, so these rows are the next ones it would write."""
+        if not added_rows.handles(runner.projectors) or self._writer.checkpoint(added_rows.VIEW) != head:
+            return runner
+        seq, at = commit.seq, to_epoch_ms(commit.committed_at)
+        rows = [added_rows.appended_row(event, body, seq, index, at)
+                for index, (event, body) in enumerate(zip(commit.events, bodies, strict=True))
+                if type(event) is RecordAdded]
+        if not rows:
+            return runner
+        self._writer.ensure_view(added_rows.VIEW)
+        self._db.executemany(added_rows.INSERT, rows)
+        cached, without = self._without_adds
+        if cached is not runner or without is None:  # one runner per provider: derive it once
+            without = added_rows.without_adds(runner)
+            self._without_adds = (runner, without)
+        return without
 
     def _project(self, runner: ProjectionRunner, commits: Any) -> tuple[int, int]:
         """Apply ``commits`` through the buffered writer and write its buffer (in the caller's
