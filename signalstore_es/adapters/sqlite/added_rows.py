@@ -1,12 +1,13 @@
-"""Rebuild of the ``records`` view's ``RecordAdded`` rows straight from the log's JSON text.
+"""The ``records`` view's ``RecordAdded`` rows, spliced from the events' JSON text.
 
 Almost every event of a log is a ``RecordAdded``, and its row is a fixed function of the
 event body and its commit's time: the record's fields, then the key, ``has_file``, the save
 time, ``_key``, ``_generation`` and ``_blob`` (:func:`projections.records._added`). Through
 the projector, a rebuild decodes each body into an event (dates, keys and blob references
 become objects), builds the row and encodes it again. The row's JSON is the record's JSON as
-the body holds it with those fields appended, so :func:`added_rows` splices it from the body
-text instead, after checking the parsed body has exactly the shape
+the body holds it with those fields appended, so :func:`added_rows` (rebuilds) and
+:func:`appended_row` (commits, from the body just encoded) splice it from the body text
+instead, after checking the parsed body has exactly the shape
 :func:`signalstore_es.domain.codec.event_json` writes (the text around the record is
 compared with the parsed key and blob, so the slice is exactly the record's JSON). Anything
 else (another schema version, a record holding one of the row's own field names, an unusual
