@@ -173,14 +173,7 @@ def canonical_json(document: Any) -> bytes:
 
 def has_non_finite(value: Any) -> bool:
     """Whether a JSON-like value holds a NaN or an infinity anywhere (orjson writes them as null)."""
-    kind = type(value)
-    if kind is float:
-        return not math.isfinite(value)
-    if kind is dict:
-        return any(has_non_finite(v) for v in value.values())
-    if kind is list or kind is tuple:
-        return any(has_non_finite(v) for v in value)
-    return isinstance(value, float) and not math.isfinite(value)
+    return _any_leaf(value, _is_non_finite)
 
 
 #: the integers JSON text may hold here: orjson reads larger ones back as floats (silently), and
@@ -188,16 +181,31 @@ def has_non_finite(value: Any) -> bool:
 INT64_RANGE = (-(2**63), 2**63 - 1)
 
 
+def fits_int64(value: int) -> bool:
+    return INT64_RANGE[0] <= value <= INT64_RANGE[1]
+
+
 def has_wide_int(value: Any) -> bool:
     """Whether a JSON-like value holds an integer beyond 64 bits anywhere."""
+    return _any_leaf(value, _is_wide_int)
+
+
+def _any_leaf(value: Any, test: Callable[[Any], bool]) -> bool:
+    """Whether ``test`` holds for a value of ``value`` (walking plain dicts, lists, tuples)."""
     kind = type(value)
-    if kind is int:
-        return not INT64_RANGE[0] <= value <= INT64_RANGE[1]
     if kind is dict:
-        return any(has_wide_int(v) for v in value.values())
+        return any(_any_leaf(v, test) for v in value.values())
     if kind is list or kind is tuple:
-        return any(has_wide_int(v) for v in value)
-    return isinstance(value, int) and not isinstance(value, bool) and not INT64_RANGE[0] <= value <= INT64_RANGE[1]
+        return any(_any_leaf(v, test) for v in value)
+    return test(value)
+
+
+def _is_non_finite(value: Any) -> bool:
+    return isinstance(value, float) and not math.isfinite(value)
+
+
+def _is_wide_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and not fits_int64(value)
 
 
 def _stdlib_canonical(document: Any) -> bytes:
@@ -390,7 +398,7 @@ def event_from_json(text: str | bytes) -> Event:
                 key, record, blob = document["key"], document["record"], document.get("blob")
                 if (type(record) is dict and type(key) is dict and type(key["schema_ref"]) is str
                         and type(key["data_name"]) is str and type(key["version_timestamp"]) in _VERSION_TYPES
-                        and (blob is None or _plain_blob(blob))):
+                        and (blob is None or is_plain_blob(blob))):
                     return RecordAdded(key=RecordKey(schema_ref=key["schema_ref"], data_name=key["data_name"],
                                                      version_timestamp=key["version_timestamp"]),
                                        record=record, blob=None if blob is None else _blob(blob))
@@ -408,7 +416,8 @@ _VERSION_TYPES = (int, datetime)
 _BLOB_TYPES = (("address", str), ("adapter", str), ("file_format", str), ("extension", str), ("size", int))
 
 
-def _plain_blob(blob: Any) -> bool:
+def is_plain_blob(blob: Any) -> bool:
+    """A blob reference as the codec writes it, with plain types (missing optional fields allowed)."""
     return (type(blob) is dict and all(type(blob.get(name)) is kind for name, kind in _BLOB_TYPES)
             and type(blob.get("shape", ())) in (list, tuple) and all(type(n) is int for n in blob.get("shape", ()))
             and type(blob.get("dtype", "")) is str and type(blob.get("file_digest", "")) is str)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from signalstore_es.domain.codec import INT64_RANGE
+from signalstore_es.domain.codec import fits_int64
 from signalstore_es.domain.query_arguments import ARGUMENT_CHECKS
 from signalstore_es.domain.query_bson import ARRAY_TYPES
 from signalstore_es.domain.query_syntax import (
@@ -270,7 +270,7 @@ def _plain(value: Any) -> Any:
 
 
 def _checked_int(value: int, where: str) -> int:
-    if not INT64_RANGE[0] <= value <= INT64_RANGE[1]:
+    if not fits_int64(value):
         raise ValidationError(f"{where}: the integer {value} does not fit in 64 bits")
     return value
 

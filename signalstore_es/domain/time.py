@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from signalstore_es.errors import ValidationError
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_UTC = UTC
 #: the instant utc_now_ms last returned, as (ms since the epoch, datetime): a loop of ``add``
 #: asks once per record, so calls within one millisecond share one (immutable) datetime
 _last: tuple[int, datetime] = (-1, _EPOCH)
@@ -20,7 +19,7 @@ def utc_now_ms() -> datetime:
     ms = time.time_ns() // 1_000_000  # the clock datetime.now reads, a tenth of its cost
     last = _last
     if last[0] != ms:
-        last = _last = (ms, _EPOCH + timedelta(milliseconds=ms))
+        last = _last = (ms, from_epoch_ms(ms))
     return last[1]
 
 
@@ -43,7 +42,7 @@ def require_aware(moment: datetime, *, argument: str) -> datetime:
 def to_epoch_ms(moment: datetime) -> int:
     """Return the whole milliseconds since the Unix epoch of an aware datetime."""
     if moment.tzinfo is None or moment.utcoffset() is None:  # naive: as astimezone reads it
-        moment = moment.astimezone(_UTC)
+        moment = moment.astimezone(UTC)
     delta = moment - _EPOCH  # aware subtraction accounts for any offset
     return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
 

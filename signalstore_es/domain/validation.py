@@ -51,7 +51,7 @@ from jsonschema_specifications import REGISTRY as _SPECIFICATIONS  # type: ignor
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT7, specification_with
 
-from signalstore_es.domain.codec import INT64_RANGE
+from signalstore_es.domain.codec import fits_int64
 from signalstore_es.domain.schema_compiler import compile_predicate as _try_fast
 from signalstore_es.errors import ArgumentTypeError, ValidationError
 
@@ -324,7 +324,7 @@ def _plain_json(value: Any, label: str, path: str, depth: int) -> Any:
     if value is None or isinstance(value, (str, bool)):
         return value
     if isinstance(value, int):
-        if not INT64_RANGE[0] <= value <= INT64_RANGE[1]:
+        if not fits_int64(value):
             raise ValidationError(f"{label}: {path} holds the integer {value}, which does not fit in 64 "
                                   "bits (the store keeps 64-bit integers, as MongoDB does); write it as "
                                   "a float")

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from signalstore_es.domain.codec import INT64_RANGE
+from signalstore_es.domain.codec import fits_int64
 from signalstore_es.domain.time import require_aware, truncate_to_ms
 from signalstore_es.errors import ValidationError
 
@@ -157,7 +157,7 @@ def _plain_scalar_bytes(value: Any, kind: type) -> int | None:
     if kind is str:
         return _STRING_BYTES + _plain_utf8_length(value)
     if kind is int:
-        if not INT64_RANGE[0] <= value <= INT64_RANGE[1]:
+        if not fits_int64(value):
             raise _NotPlain
         return 8
     if kind is float:
@@ -305,7 +305,7 @@ def _size_of(value: Any, where: str) -> int:
 
 
 def _checked_int(value: int, where: str) -> int:
-    if not INT64_RANGE[0] <= value <= INT64_RANGE[1]:
+    if not fits_int64(value):
         raise ValidationError(f"{where}: integer {value} does not fit in 64 bits")
     return value
 

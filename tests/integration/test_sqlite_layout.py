@@ -12,6 +12,7 @@ from signalstore_es.adapters.sqlite import views
 from signalstore_es.adapters.sqlite.schema import LAYOUT_VERSION
 from signalstore_es.domain.query import check_embedded_filter, compile_filter
 from signalstore_es.testing import vocabulary as vocab
+from tests.integration.old_layouts import install_old_layout
 
 PROJECT = "layout"
 
@@ -167,17 +168,9 @@ def test_a_layout_2_store_replays_its_views_into_layout_3_when_opened(provider, 
     expected = [backend.find_rows("records", {}, as_of=seq) for seq in range(backend.head().seq + 1)]
     path = backend.path
     provider.close()
-    db = sqlite3.connect(path, isolation_level=None)
-    for table in ("records", "record_versions", "domain_models", "domain_model_versions", "purged_blobs",
-                  "purged_blob_versions", "checkpoints"):
-        db.execute(f'DROP TABLE "{table}"')
-    for statement in LAYOUT_2.split(";"):
-        if statement.strip():
-            db.execute(statement)
-    db.execute("INSERT INTO records (row_id, doc, pos_seq, pos_idx) VALUES ('stale', '{}', 1, 0)")
-    db.execute("INSERT INTO checkpoints VALUES ('records', 99)")
-    db.execute("PRAGMA user_version = 2")
-    db.close()
+    install_old_layout(path, drop=("records", "record_versions", "domain_models", "domain_model_versions",
+                                   "purged_blobs", "purged_blob_versions", "checkpoints"),
+                       ddl=LAYOUT_2, user_version=2, statements=["INSERT INTO checkpoints VALUES ('records', 99)"])
     reopened = UnitOfWorkProvider.embedded(tmp_path, actor="t")
     try:
         with reopened(PROJECT) as uow:

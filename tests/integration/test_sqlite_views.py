@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import sqlite3
 
 import pytest
 
@@ -13,6 +12,7 @@ from signalstore_es import UnitOfWorkProvider
 from signalstore_es.adapters.sqlite import views
 from signalstore_es.adapters.sqlite.schema import LAYOUT_VERSION
 from signalstore_es.testing import vocabulary as vocab
+from tests.integration.old_layouts import install_old_layout
 
 PROJECT = "views"
 
@@ -97,15 +97,7 @@ def test_a_store_with_the_old_view_layout_replays_its_views_when_opened(tmp_path
     expected = comparable(backend.find_rows("records", {}))
     path = backend.path
     provider.close()
-    db = sqlite3.connect(path, isolation_level=None)  # make it look like a store of the old layout
-    for table in ("records", "record_versions"):
-        db.execute(f'DROP TABLE "{table}"')
-    for statement in OLD_LAYOUT.split(";"):
-        if statement.strip():
-            db.execute(statement)
-    db.execute("INSERT INTO records (row_id, doc, pos_seq, pos_idx) VALUES ('stale', '{}', 1, 0)")
-    db.execute("PRAGMA user_version = 0")
-    db.close()
+    install_old_layout(path, drop=("records", "record_versions"), ddl=OLD_LAYOUT, user_version=0)
     reopened = UnitOfWorkProvider.embedded(tmp_path, actor="t")
     try:
         with reopened(PROJECT) as uow:

@@ -49,8 +49,8 @@ from projections.runner import ProjectionRunner
 from signalstore_es._bulk import paused_gc
 from signalstore_es.adapters.sqlite.schema import COLUMN_NAMES
 from signalstore_es.adapters.sqlite.views import row_columns
-from signalstore_es.domain.codec import DATE_TAG, blob_fields, dumps_json, event_from_json
-from signalstore_es.domain.events import RecordAdded
+from signalstore_es.domain.codec import DATE_TAG, blob_fields, dumps_json, event_from_json, is_plain_blob
+from signalstore_es.domain.events import BlobRef, RecordAdded
 from signalstore_es.domain.time import from_epoch_ms, to_epoch_ms
 from signalstore_es.errors import StorageError
 
@@ -59,7 +59,7 @@ RECORD_ADDED = RecordAdded.event_type
 #: a blob reference (its only other value) ends with "}}"
 BLOBLESS_SUFFIX = '"blob":null}'
 #: the fields of a blob reference in the order the codec writes them (see codec.blob_fields)
-_BLOB_FIELDS = ("address", "adapter", "file_format", "extension", "size", "shape", "dtype", "file_digest")
+_BLOB_FIELDS = tuple(blob_fields(BlobRef(address="", adapter="", file_format="", extension="", size=0)))
 _PROJECTOR = RecordsProjector()
 
 #: a row as the view's current table takes it: row_id, from_seq, from_idx, removed, key,
@@ -149,10 +149,7 @@ _ROW_FIELDS = frozenset({"schema_ref", "data_name", "version_timestamp", "has_fi
 
 def _plain_blob(blob: Any) -> bool:
     """A blob reference written by the current codec: all fields, in order, plain types."""
-    return (type(blob) is dict and tuple(blob) == _BLOB_FIELDS and type(blob["size"]) is int
-            and type(blob["shape"]) is list and all(type(n) is int for n in blob["shape"])
-            and all(type(blob[name]) is str for name in ("address", "adapter", "file_format", "extension",
-                                                         "dtype", "file_digest")))
+    return type(blob) is dict and tuple(blob) == _BLOB_FIELDS and is_plain_blob(blob)
 
 
 def _projected_row(seq: int, index: int, committed_at: int, body: str) -> TableRow:
