@@ -107,7 +107,8 @@ def pushdown_equalities(filter: Mapping[str, Any], fields: Collection[str]) -> d
     and inside top-level ``$and`` clauses (recursively). Each is a necessary condition, so
     pre-selecting rows with them and then running the full matcher loses no match, provided
     the indexed fields hold a str (or nothing) in every record: ``{"f": "x"}`` also matches a
-    list containing ``"x"``, which a column index on ``f`` would not find.
+    list containing ``"x"``, which a column index on ``f`` would not find (the embedded
+    backend marks such lists in its columns and matches the marked rows in full).
 
     Parameters
     ----------

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
+from projections.protocol import EventContext, Row
 from projections.session_index import SessionIndexProjector
+from signalstore_es.domain.events import Event, RecordAdded, RecordRemoved
 from tests.conftest import spike_times
 
 
@@ -30,3 +34,46 @@ def test_rebuilding_only_the_custom_view_reproduces_it(store, project):
     report = store.rebuild(project, views=["session_index"])
     with store(project) as uow:
         assert uow.find_view("session_index") == before and report.views == ("session_index",)
+
+
+class ListValuedProjector:
+    """A user view whose rows hold lists in the fields the embedded backend indexes."""
+
+    view = "list_valued"
+    event_types = frozenset({RecordAdded.event_type, RecordRemoved.event_type})
+
+    def row_id(self, event: Event, context: EventContext) -> str | None:
+        assert isinstance(event, (RecordAdded, RecordRemoved))
+        return event.key.data_name
+
+    def apply(self, row: Row, event: Event, context: EventContext) -> Row:
+        name = event.key.data_name
+        if isinstance(event, RecordRemoved):
+            return {**row, "time_of_removal": [None, "removed"]} if row else None
+        return {"_key": [name, "shared"], "schema_ref": [event.key.schema_ref, "alias"],
+                "data_name": [name.upper(), f"{name}-alias"], "schema_name": ["a", "b"], "time_of_removal": None,
+                "name": name}
+
+
+@pytest.mark.parametrize(("filter", "expected"), [
+    ({"_key": "shared"}, ["u1", "u2"]),
+    ({"schema_ref": "alias", "data_name": "U1"}, ["u1"]),
+    ({"data_name": "u1"}, []),
+    ({"data_name": ["U1", "u1-alias"]}, ["u1"]),
+    ({"schema_name": {"$in": ["b", "z"]}, "_key": "u2"}, ["u2"]),
+    ({"$and": [{"_key": "shared"}, {"schema_ref": {"$in": ["alias"]}}], "time_of_removal": None}, ["u1", "u2"]),
+    ({"_key": "u1", "time_of_removal": None}, ["u1"]),
+    ({"time_of_removal": {"$ne": None}}, []),
+], ids=repr)
+def test_a_user_view_with_lists_in_indexed_fields_matches_them_as_mongodb_does(store, project, filter, expected):
+    """``{"f": "x"}`` and ``$in`` match a list holding ``"x"``; ``time_of_removal: None`` matches
+    a list holding None. The embedded backend must not lose those rows to its column indexes."""
+    store.register_projector(ListValuedProjector())
+    with store(project) as uow:
+        uow.data.add(spike_times("u1", session="sA"))
+        uow.data.add(spike_times("u2", seed=1, session="sB"))
+        uow.commit()
+        uow.data.remove("spike_times", "u2")
+        uow.commit()
+        found = sorted(r["name"] for r in uow.find_view("list_valued", filter))
+    assert found == expected

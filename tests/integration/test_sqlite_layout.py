@@ -1,5 +1,6 @@
-"""Layout 3 of the embedded backend: current rows are the open versions, history holds closed
-versions only, and the live-by-key lookup is one index probe with MongoDB's null semantics."""
+"""The embedded backend's layout: current rows are the open versions, history holds closed
+versions only, the live-by-key lookup is one index probe with MongoDB's null semantics, and
+older layouts are replayed into this one when a store is opened."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from signalstore_es.adapters.sqlite.schema import LAYOUT_VERSION
 from signalstore_es.domain.query import check_embedded_filter, compile_filter
 from signalstore_es.testing import vocabulary as vocab
 from tests.integration.old_layouts import install_old_layout
+from tests.integration.test_custom_projector import ListValuedProjector
 
 PROJECT = "layout"
 
@@ -158,7 +160,7 @@ CREATE TABLE checkpoints (view TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 """
 
 
-def test_a_layout_2_store_replays_its_views_into_layout_3_when_opened(provider, tmp_path):
+def test_a_layout_2_store_replays_its_views_into_the_current_layout_when_opened(provider, tmp_path):
     with provider(PROJECT) as uow:
         uow.data.add(vocab.session_record("s1", animal="Animal1"))
         uow.commit()
@@ -181,8 +183,35 @@ def test_a_layout_2_store_replays_its_views_into_layout_3_when_opened(provider, 
             columns = [row[1] for row in db.execute('PRAGMA table_info("records")')]
             without_rowid = db.execute("SELECT sql FROM sqlite_master WHERE name = 'checkpoints'").fetchone()[0]
         assert found == expected
-        assert version == LAYOUT_VERSION == 3
+        assert version == LAYOUT_VERSION == 4
         assert {"from_seq", "removed"} <= set(columns)
         assert "WITHOUT ROWID" in without_rowid
+    finally:
+        reopened.close()
+
+
+def test_a_layout_3_store_rewrites_the_columns_of_a_user_view_holding_lists_when_opened(tmp_path):
+    """Layout 3 wrote NULL for a list in an indexed field, so an equality on one of its
+    elements found nothing; opening such a store replays the views with the array marks."""
+    provider = UnitOfWorkProvider.embedded(tmp_path, actor="t")
+    provider.register_projector(ListValuedProjector())
+    with provider(PROJECT) as uow:
+        for model in vocab.all_models():
+            uow.domain_models.add(model)
+        uow.data.add(vocab.session_record("s1", animal="Animal1"))
+        uow.commit()
+        assert [row["name"] for row in uow.find_view("list_valued", {"_key": "shared"})] == ["s1"]
+    db = _db(provider)
+    db.execute("UPDATE list_valued SET key = NULL, schema_ref = NULL, data_name = NULL, schema_name = NULL")
+    db.execute("PRAGMA user_version = 3")
+    provider.close()
+    reopened = UnitOfWorkProvider.embedded(tmp_path, actor="t")
+    reopened.register_projector(ListValuedProjector())
+    try:
+        with reopened(PROJECT) as uow:
+            found = [row["name"] for row in uow.find_view("list_valued", {"_key": "shared"})]
+            version = uow._context.backend._db.execute("PRAGMA user_version").fetchone()[0]
+        assert found == ["s1"]
+        assert version == LAYOUT_VERSION
     finally:
         reopened.close()

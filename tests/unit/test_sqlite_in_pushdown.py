@@ -1,5 +1,6 @@
-"""The embedded backend answers ``$in`` of strings on an indexed field through the index, with
-the results of the full matcher for every document (lists, other types, missing fields)."""
+"""The embedded backend answers string equalities and ``$in`` of strings on an indexed field
+through the index, with the results of the full matcher for every document (lists, lists
+holding null in ``time_of_removal``, other types, missing fields)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from signalstore_es.adapters.sqlite.schema import PUSHDOWN_FIELDS
 from signalstore_es.domain.query import check_embedded_filter, compile_filter
 
 VIEW = "things"
-WORDS = ("a", "b", "c")
+WORDS = ("a", "b")
 
 
 def _connection() -> tuple[sqlite3.Connection, views.SqliteViewWriter]:
@@ -43,7 +44,7 @@ WORD = st.sampled_from(WORDS)
 #: values an indexed field may hold in a user view's row; lists only where ``lists`` allows
 SCALARS = st.one_of(WORD, st.integers(0, 2), st.none())
 LISTY = st.one_of(SCALARS, st.lists(WORD, max_size=3), st.lists(st.lists(WORD, max_size=2), max_size=2))
-REMOVAL = st.sampled_from([None, "yesterday", False])
+REMOVAL = st.sampled_from([None, "yesterday", False, [None], ["yesterday"], [None, "yesterday"], []])
 _MISSING = object()
 
 
@@ -55,7 +56,7 @@ def documents(draw: Any, listy_fields: frozenset[str]) -> dict[str, Any] | None:
     for field in (*PUSHDOWN_FIELDS, "time_of_removal", "n"):
         values = {"time_of_removal": REMOVAL, "n": st.integers(0, 2)}.get(
             field, LISTY if field in listy_fields else SCALARS)
-        value = draw(st.one_of(st.just(_MISSING), values))
+        value = draw(st.one_of(values, st.just(_MISSING)))
         if value is not _MISSING:
             document[field] = value
     return document
@@ -72,18 +73,19 @@ def histories(draw: Any) -> tuple[frozenset[str], list[list[tuple[str, dict[str,
 
 
 @st.composite
-def in_filters(draw: Any, listy_fields: frozenset[str]) -> dict[str, Any]:
-    """An ``$in`` of strings on an indexed field, with what the API puts beside it: a removal
-    condition, a string equality on a field without lists (equalities assume str columns; see
-    ``pushdown_equalities``), another ``$in``, a condition the index cannot answer, ``$and``."""
+def column_filters(draw: Any) -> dict[str, Any]:
+    """An ``$in`` of strings or a string equality on an indexed field (which may hold lists),
+    with what the API puts beside it: a removal condition, a string
+    equality, another ``$in``, a condition the index cannot answer, ``$and``."""
     field = draw(st.sampled_from(PUSHDOWN_FIELDS))
-    clauses: list[dict[str, Any]] = [{field: {"$in": draw(st.lists(WORD, max_size=3))}}]
+    asked = {"$in": draw(st.lists(WORD, min_size=1, max_size=3))} if draw(st.booleans()) else draw(WORD)
+    clauses: list[dict[str, Any]] = [{field: asked}]
     removal = draw(st.sampled_from([None, {"time_of_removal": None}, {"time_of_removal": {"$ne": None}}]))
     if removal is not None:
         clauses.append(removal)
-    plain = [f for f in PUSHDOWN_FIELDS if f != field and f not in listy_fields]
-    if plain and draw(st.booleans()):
-        clauses.append({draw(st.sampled_from(plain)): draw(WORD)})
+    others = [f for f in PUSHDOWN_FIELDS if f != field]
+    if draw(st.booleans()):
+        clauses.append({draw(st.sampled_from(others)): draw(WORD)})
     if draw(st.booleans()):
         other = draw(st.sampled_from([f for f in PUSHDOWN_FIELDS if f != field]))
         clauses.append({other: {"$in": draw(st.lists(WORD, max_size=2))}})
@@ -99,19 +101,21 @@ def in_filters(draw: Any, listy_fields: frozenset[str]) -> dict[str, Any]:
 
 @settings(max_examples=300, deadline=None, database=None)
 @given(data=st.data(), history=histories())
-def test_in_on_indexed_fields_finds_what_the_full_matcher_finds_now_and_as_of(data, history):
+def test_queries_on_indexed_fields_find_what_the_full_matcher_finds_now_and_as_of(data, history):
     listy, commits = history
     connection, writer = _connection()
     for seq, writes in enumerate(commits, start=1):
         for index, (row_id, document) in enumerate(writes):
             writer.write_row(VIEW, row_id, document, RowPosition(seq, index))
         writer.flush()
-    filter = data.draw(in_filters(listy))
+    filter = data.draw(column_filters())
     for as_of in (None, *range(len(commits) + 1)):
         found = views.find_rows(connection, VIEW, filter, as_of=as_of, sort=None, limit=None)
         assert _same_rows(found, _generic(connection, filter, as_of)), (filter, as_of)
     limited = views.find_rows(connection, VIEW, filter, as_of=None, sort=None, limit=1)
-    assert len(limited) == min(1, len(_generic(connection, filter, None)))
+    everything = _generic(connection, filter, None)
+    assert len(limited) == min(1, len(everything))
+    assert all(row in everything for row in limited)
 
 
 # -- an index lookup, not a scan ------------------------------------------------------------
@@ -122,22 +126,22 @@ def test_in_on_indexed_fields_finds_what_the_full_matcher_finds_now_and_as_of(da
     {"_key": views._In(["k1", "k2"]), "time_of_removal": None},
     {"schema_ref": "s", "data_name": views._In(["d1", "d2", "d3"])},
 ], ids=["live keys", "names of one schema_ref"])
-def test_an_in_query_searches_the_index_for_its_values_and_for_null(conditions, as_of):
+def test_an_in_query_searches_the_index_for_its_values_and_the_array_mark(conditions, as_of):
     connection, _ = _connection()
     sql, params = views._candidate_query(VIEW, conditions, as_of)
     plan = [row[-1] for row in connection.execute("EXPLAIN QUERY PLAN " + sql, params)]
     searches = [step for step in plan if step.startswith(("SEARCH", "SCAN"))]
-    assert len(searches) == (2 if as_of is None else 4)
+    assert len(searches) == (1 if as_of is None else 2)  # one per table, every value probed
     assert all(step.startswith("SEARCH") and "USING INDEX" in step for step in searches), plan
 
 
-def test_an_in_on_schema_name_searches_its_partial_index_for_the_values():
-    """schema_name's index leaves out NULL (records have none), so only the NULL branch scans,
-    as any query on a field that records lack did before."""
+def test_an_in_on_schema_name_searches_its_partial_index_and_scans_nothing():
+    """schema_name's index leaves out NULL (records have none); the values and the array mark
+    are all in it, so nothing is scanned."""
     connection, _ = _connection()
     sql, params = views._candidate_query(VIEW, {"schema_name": views._In(["m"]), "time_of_removal": None}, None)
     plan = [row[-1] for row in connection.execute("EXPLAIN QUERY PLAN " + sql, params)]
-    assert "SEARCH things USING INDEX things_schema_name (schema_name=?)" in plan
+    assert plan == ["SEARCH things USING INDEX things_schema_name (schema_name=?)"]
 
 
 def test_the_add_many_lookup_is_answered_by_sql_alone():
@@ -146,7 +150,23 @@ def test_the_add_many_lookup_is_answered_by_sql_alone():
         "_key": ("a", "b"), "time_of_removal": None}
     assert views._exact_conditions({"_key": {"$in": ["a", 1]}}) is None  # not all str: the matcher
     assert views._exact_conditions({"_key": {"$in": ("a",)}}) is None  # not a list: checked, refused
-    assert views._exact_conditions({"_key": {"$in": ["a"]}, "data_name": {"$in": ["b"]}}) is None
+    assert views._exact_conditions({"_key": {"$in": ["a"]}, "data_name": {"$in": ["b"]}}) == {
+        "_key": ("a",), "data_name": ("b",)}  # each $in selects its values and the array mark
+
+
+@pytest.mark.parametrize(("filter", "expected"), [
+    ({"_key": "a", "time_of_removal": None}, ["r0", "r2"]),
+    ({"time_of_removal": {"$ne": None}}, ["r1"]),
+    ({"_key": {"$in": ["a"]}, "time_of_removal": {"$ne": None}}, ["r1"]),
+])
+def test_a_time_of_removal_list_matches_none_as_in_mongodb(filter, expected):
+    """``{"time_of_removal": None}`` matches a list holding null; ``$ne: None`` does not."""
+    connection, writer = _connection()
+    for index, (row_id, removal) in enumerate([("r0", [None, "x"]), ("r1", ["x"]), ("r2", None)]):
+        writer.write_row(VIEW, row_id, {"_key": "a", "time_of_removal": removal, "id": row_id}, RowPosition(1, index))
+    writer.flush()
+    found = views.find_rows(connection, VIEW, filter, as_of=None, sort=None, limit=None)
+    assert sorted(row["id"] for row in found) == expected
 
 
 def test_a_list_holding_a_listed_string_matches_as_in_mongodb():
@@ -159,3 +179,20 @@ def test_a_list_holding_a_listed_string_matches_as_in_mongodb():
                             as_of=None, sort=None, limit=None)
     assert sorted(map(repr, found)) == sorted(map(repr, [{"_key": ["a", "z"], "time_of_removal": None},
                                                          {"_key": "b", "time_of_removal": None}]))
+
+
+def test_the_records_view_finds_a_schema_name_array_and_refuses_arrays_where_it_does_not_look():
+    """Records are validated: only a ``schema_name`` property can be an array there, so only
+    that column is looked up with the mark; an array elsewhere is a bug and fails loudly."""
+    connection = sqlite3.connect(":memory:", isolation_level=None)
+    writer = views.SqliteViewWriter(connection)
+    writer.ensure_view("records")
+    document = {"_key": "s/d/0", "schema_ref": "s", "data_name": "d", "schema_name": ["x", "y"],
+                "time_of_removal": None}
+    writer.write_row("records", "s/d/0@1", document, RowPosition(1, 0))
+    writer.flush()
+    for filter in ({"schema_name": "y", "time_of_removal": None}, {"_key": "s/d/0", "time_of_removal": None},
+                   {"schema_ref": "s", "data_name": "d"}):
+        assert views.find_rows(connection, "records", filter, as_of=None, sort=None, limit=None) == [document]
+    with pytest.raises(ValueError, match="built-in view 'records' holds an array in 'data_name'"):
+        writer.write_row("records", "s/e/0@1", {**document, "data_name": ["e"]}, RowPosition(2, 0))

@@ -48,7 +48,7 @@ from projections.records import BLOB_FIELD, GENERATION_FIELD, KEY_FIELD, Records
 from projections.runner import ProjectionRunner
 from signalstore_es._bulk import paused_gc
 from signalstore_es.adapters.sqlite.schema import COLUMN_NAMES
-from signalstore_es.adapters.sqlite.views import row_columns
+from signalstore_es.adapters.sqlite.views import plain_column, row_columns
 from signalstore_es.domain.codec import DATE_TAG, blob_fields, dumps_json, event_from_json, is_plain_blob
 from signalstore_es.domain.events import BlobRef, RecordAdded
 from signalstore_es.domain.time import from_epoch_ms, to_epoch_ms
@@ -136,9 +136,8 @@ def _splice(body: str, record: Mapping[str, Any], schema_ref: str, data_name: st
                 f'"has_file":{"false" if blob_text == "null" else "true"},'
                 f'"time_of_save":{{"{DATE_TAG}":{committed_at}}},"time_of_removal":null,'
                 f'"{KEY_FIELD}":"{row_key}","{GENERATION_FIELD}":{seq},"{BLOB_FIELD}":{blob_text}}}')
-    schema_name = record.get("schema_name")
     return (f"{row_key}@{seq}", seq, index, 0, row_key, schema_ref, data_name,
-            schema_name if type(schema_name) is str else None, document)
+            plain_column(record.get("schema_name")), document)
 
 
 _MISSING = object()

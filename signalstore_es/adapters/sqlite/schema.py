@@ -20,8 +20,13 @@ where ``from_seq <= S < to_seq``.
 
 Documents are JSON text. The fields that queries select on most (``_key``, ``schema_ref``,
 ``data_name``, ``schema_name``) are copied into plain indexed columns when a row is written (a
-str value, else NULL), and ``removed`` is 1 when the document's ``time_of_removal`` is set (not
-null, not missing), so the lookups the API makes on every add, get and find never parse JSON.
+str value; :data:`ARRAY_MARK` for an array; else NULL), and ``removed`` is 1 when the
+document's ``time_of_removal`` is set (not null, not missing), 0 when it is not and
+:data:`REMOVED_MAYBE` when it is an array, so the lookups the API makes on every add, get and
+find never parse JSON. The marks exist because MongoDB's ``{"f": "x"}`` also matches an array
+holding ``"x"`` (and ``{"f": None}`` one holding null), which a column cannot show: a query
+selects the marked rows too and the full matcher decides them, one more index probe that finds
+nothing in the built-in views (their key fields are always str).
 
 Both are rowid tables: documents (several hundred bytes) are too large for a ``WITHOUT ROWID``
 table to pay off (SQLite advises it for rows under about a twentieth of a page), and a rowid
@@ -32,8 +37,10 @@ values, one row id per generation of a key, so both keep an index. ``checkpoints
 
 Layout versions (``PRAGMA user_version``): 0 had generated ``json_extract`` columns; 2 copied
 every current document into an open history row too (two documents and nine index entries per
-new row); 3 is this layout. Views are disposable, so opening an older store drops its view
-tables and checkpoints, and the next catch-up replays the log.
+new row); 3 wrote NULL for arrays (a user view's row holding a list in an indexed field was not
+found by an equality on one of its elements); 4 is this layout. Views are disposable, so
+opening an older store drops its view tables and checkpoints, and the next catch-up replays
+the log.
 """
 
 from __future__ import annotations
@@ -44,7 +51,7 @@ import sqlite3
 from signalstore_es.errors import ValidationError
 
 VIEW_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-LAYOUT_VERSION = 3
+LAYOUT_VERSION = 4
 
 LOG_TABLES = """
 CREATE TABLE IF NOT EXISTS commits (
@@ -79,6 +86,11 @@ PUSHDOWN_COLUMNS = {"_key": "key", "schema_ref": "schema_ref", "data_name": "dat
 PUSHDOWN_FIELDS = tuple(PUSHDOWN_COLUMNS)
 #: the document field whose state the ``removed`` column holds
 REMOVAL_FIELD = "time_of_removal"
+#: an indexed column's value when the field holds an array: the query matcher decides the row
+#: (a str that happens to equal it is matched the same way, so it cannot change a result)
+ARRAY_MARK = "\x1f[array]"
+#: the ``removed`` column's value when ``time_of_removal`` holds an array (the matcher decides)
+REMOVED_MAYBE = 2
 _COLUMNS = ", ".join(f"{column} TEXT" for column in PUSHDOWN_COLUMNS.values())
 #: the columns written with each row after its position, in order (the document comes last)
 COLUMN_NAMES = "removed, " + ", ".join(PUSHDOWN_COLUMNS.values())

@@ -11,10 +11,12 @@ import attrs
 
 from projections.runner import RowPosition
 from signalstore_es.adapters.sqlite.schema import (
+    ARRAY_MARK,
     COLUMN_NAMES,
     PUSHDOWN_COLUMNS,
     PUSHDOWN_FIELDS,
     REMOVAL_FIELD,
+    REMOVED_MAYBE,
     check_view_name,
     versions_name,
     view_indexes_ddl,
@@ -30,6 +32,13 @@ Columns = tuple[int, Optional[str], Optional[str], Optional[str], Optional[str]]
 #: views whose documents come from validated records and models only (finite floats); rows of
 #: other (user) views are checked, so a NaN fails the write as it did with the stdlib encoder
 _VALIDATED_VIEWS = frozenset({"records", "domain_models", "purged_blobs"})
+#: the indexed fields (and ``time_of_removal``) that can hold an array in each built-in view
+#: (a record may have a ``schema_name`` property; keys, names and removal times are validated
+#: scalars); any other view may hold arrays anywhere. Queries look for array marks only where
+#: they can be, so the lookups of every add, get and find stay one plain index probe.
+_ARRAY_FIELDS = {"records": frozenset({"schema_name"}), "domain_models": frozenset(),
+                 "purged_blobs": frozenset()}
+_ANY_FIELD = frozenset({*PUSHDOWN_FIELDS, REMOVAL_FIELD})
 #: rows buffered before the writer sends them to SQLite (one executemany per table)
 FLUSH_ROWS = 20_000
 _IN_BATCH = 500  #: row ids per prefetch query (SQLite allows 32,766 parameters)
@@ -52,17 +61,43 @@ def run_script(connection: sqlite3.Connection, script: str) -> None:
 
 def row_columns(document: Mapping[str, Any]) -> Columns:
     """The plain columns of a row: ``removed`` (1 if ``time_of_removal`` is set, 0 if it is
-    null or missing, as MongoDB's ``None`` matches both), then the indexed fields in
-    ``PUSHDOWN_FIELDS`` order, each the field's value if it is a str, else NULL."""
+    null or missing, as MongoDB's ``None`` matches both, :data:`REMOVED_MAYBE` for an array),
+    then the indexed fields in ``PUSHDOWN_FIELDS`` order, each as :func:`plain_column` gives it."""
     get = document.get
-    key, schema_ref, data_name, schema_name = get("_key"), get("schema_ref"), get("data_name"), get("schema_name")
-    return (0 if get(REMOVAL_FIELD) is None else 1, key if type(key) is str else None,
-            schema_ref if type(schema_ref) is str else None, data_name if type(data_name) is str else None,
-            schema_name if type(schema_name) is str else None)
+    removal = get(REMOVAL_FIELD)
+    return (0 if removal is None else REMOVED_MAYBE if type(removal) in _ARRAYS else 1,
+            plain_column(get("_key")), plain_column(get("schema_ref")), plain_column(get("data_name")),
+            plain_column(get("schema_name")))
+
+
+_ARRAYS = (list, tuple)
+
+
+def plain_column(value: Any) -> str | None:
+    """An indexed field's column: the value if it is a str, :data:`ARRAY_MARK` for an array
+    (an element may equal what a query asks), else NULL (nothing a pushed-down query asks)."""
+    kind = type(value)
+    if kind is str:
+        return value  # type: ignore[no-any-return]
+    return ARRAY_MARK if kind is list or kind is tuple else None
 
 
 assert PUSHDOWN_FIELDS == ("_key", "schema_ref", "data_name", "schema_name"), "update row_columns"
 assert REMOVAL_FIELD == "time_of_removal", "update row_columns"
+
+def array_fields(view: str) -> frozenset[str]:
+    """The indexed fields (and ``time_of_removal``) of ``view`` whose columns may be marked."""
+    return _ARRAY_FIELDS.get(view, _ANY_FIELD)
+
+
+def _check_built_in(view: str, document: Mapping[str, Any]) -> None:
+    """A built-in view's row never holds an array where its queries do not look for one."""
+    fields = _ARRAY_FIELDS[view]
+    for field in _ANY_FIELD:
+        if field not in fields and type(document.get(field)) in _ARRAYS:
+            raise ValueError(f"a row of the built-in view {view!r} holds an array in {field!r}, "
+                             "which its queries would not find (a bug: please report it)")
+
 
 def _check_storable(view: str, document: Mapping[str, Any]) -> None:
     """Refuse what JSON text would not give back as written (a user projector's row)."""
@@ -174,7 +209,9 @@ class SqliteViewWriter:
         if document is None:
             rows[row_id] = (position, None, None)
         else:
-            if view not in _VALIDATED_VIEWS:
+            if view in _VALIDATED_VIEWS:
+                _check_built_in(view, document)
+            else:
                 _check_storable(view, document)
             rows[row_id] = (position, dumps(document), row_columns(document))
         self._buffered += 1
@@ -270,14 +307,15 @@ def find_rows(connection: sqlite3.Connection, view: str, filter: Mapping[str, An
     compiled once per distinct filter (a small cache) and matched in Python, their string
     equalities and one ``$in`` still selecting candidates through the indexes.
 
-    An ``$in`` also matches a list holding one of its strings (MongoDB's array semantics),
-    which the column (NULL for a non-str value) cannot show, so rows whose column is NULL are
-    selected too and matched in Python: results are those of the full matcher for every row.
+    MongoDB's ``{"f": "x"}`` and ``$in`` also match an array holding ``"x"``, and
+    ``{"time_of_removal": None}`` an array holding null, which a column cannot show. Such rows
+    carry a mark in the column (:func:`row_columns`); every query selects the marked rows too
+    and matches them in Python, so results are those of the full matcher for every row.
     """
     if as_of is None and not sort and len(filter) == 2 and filter.get(REMOVAL_FIELD, _NO_CONDITION) is None:
         key = filter.get("_key")
         if type(key) is str:
-            return _live_by_key(connection, view, key, limit)
+            return _live_by_key(connection, view, key, limit, filter)
     if view not in _VIEW_NAMES:
         _VIEW_NAMES.add(check_view_name(view))
     exact = _exact_conditions(filter)
@@ -290,42 +328,43 @@ def find_rows(connection: sqlite3.Connection, view: str, filter: Mapping[str, An
 _VIEW_NAMES: set[str] = set()
 _NOT_NONE = "$ne None"  #: time_of_removal's condition for "not None"
 _NO_CONDITION = object()
-_LIVE_BY_KEY: dict[tuple[str, int | None], str] = {}  #: (view, limit) -> SQL
+_LIVE_BY_KEY: dict[str, str] = {}  #: view -> SQL
 
 
 class _In(tuple):  # type: ignore[type-arg]
-    """A column condition from ``{"field": {"$in": [str, ...]}}``: the column is one of these,
-    or NULL (a list might hold one of them; the matcher decides those rows)."""
+    """A column condition from ``{"field": {"$in": [str, ...]}}``: the column is one of these
+    (or marks an array, which the matcher decides)."""
 
     __slots__ = ()
 
 
-def _live_by_key(connection: sqlite3.Connection, view: str, key: str, limit: int | None) -> list[dict[str, Any]]:
-    """``{"_key": key, "time_of_removal": None}`` on the current rows: one index probe."""
-    sql = _LIVE_BY_KEY.get((view, limit))
+def _live_by_key(connection: sqlite3.Connection, view: str, key: str, limit: int | None,
+                 filter: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """``{"_key": key, "time_of_removal": None}`` on the current rows: one index probe (with
+    the array mark among the probed values in a view whose keys may be arrays)."""
+    sql = _LIVE_BY_KEY.get(view)
     if sql is None:
-        sql = f'SELECT doc FROM "{check_view_name(view)}" WHERE key = ? AND removed = 0'
-        if limit:
-            sql += f" LIMIT {int(limit)}"
+        sql, _ = _candidate_query(check_view_name(view), {"_key": key, REMOVAL_FIELD: None}, None)
         if len(_LIVE_BY_KEY) < 1024:
-            _LIVE_BY_KEY[(view, limit)] = sql
+            _LIVE_BY_KEY[view] = sql
     try:
-        return [loads(text) for (text,) in connection.execute(sql, (key,))]
+        cursor = connection.execute(sql, (ARRAY_MARK, key) if "_key" in array_fields(view) else (key,))
     except sqlite3.OperationalError as err:
         if "no such table" in str(err):
             return []
         raise
+    return _matched_rows(cursor, None, filter, limit)
 
 
 def _exact_conditions(filter: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The filter as column conditions if SQL (with the NULL rows of an ``$in`` matched in
-    Python) can answer it, else None."""
+    """The filter as column conditions if SQL (with the marked rows matched in Python) can
+    answer it, else None."""
     conditions: dict[str, Any] = {}
     for field, value in filter.items():
         if field == "$and":
             return _exact_conjunction(filter)
         value = _column_condition(field, value)
-        if value is None or (type(value) is _In and _has_in(conditions)):
+        if value is None:
             return None
         conditions[field] = None if value is _IS_NONE else value
     return conditions
@@ -344,8 +383,8 @@ def _collect_exact(filter: Mapping[str, Any], into: dict[str, Any]) -> bool:
                 return False
             continue
         value = _column_condition(field, value)
-        if value is None or (type(value) is _In and field not in into and _has_in(into)):
-            return False  # one $in per query: its NULL rows are selected by one more branch
+        if value is None:
+            return False
         value = None if value is _IS_NONE else value
         if into.setdefault(field, value) != value:  # two different values: leave it to the matcher
             return False
@@ -378,10 +417,6 @@ def _in_strings(condition: Any) -> _In | None:
     if type(values) is not list or not all(type(v) is str for v in values):
         return None
     return _In(values)
-
-
-def _has_in(conditions: Mapping[str, Any]) -> bool:
-    return any(type(v) is _In for v in conditions.values())
 
 
 def _is_ne_none(value: Any) -> bool:
@@ -461,42 +496,36 @@ def _select(connection: sqlite3.Connection, view: str, conditions: Mapping[str, 
             matches: Any, sort: SortSpec | None, limit: int | None,
             filter: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Run the candidate query; ``matches`` None: the conditions are the whole filter, except
-    for the rows an ``$in`` selected for their NULL column, which ``filter`` is matched on."""
+    for the rows a marked column selected, which ``filter`` is matched on."""
     sql, params = _candidate_query(view, conditions, as_of)
-    with_in = _has_in(conditions)
-    if limit and matches is None and not sort and not with_in:
-        sql += f" LIMIT {int(limit)}"
     try:
         cursor = connection.execute(sql, params)
     except sqlite3.OperationalError as err:
         if "no such table" in str(err):
             return []
         raise
-    rows: list[dict[str, Any]]
-    if with_in:
-        rows = _matched_in_rows(cursor, matches, filter)
-    elif matches is None:
-        rows = [loads(text) for (text,) in cursor]
-    else:
-        rows = [doc for doc in (loads(text) for (text,) in cursor) if matches(doc)]
     if sort:
-        rows = cast("list[dict[str, Any]]", sort_documents(rows, sort))
-    return rows[:limit] if limit else rows
+        rows = cast("list[dict[str, Any]]", sort_documents(_matched_rows(cursor, matches, filter, None), sort))
+        return rows[:limit] if limit else rows
+    return _matched_rows(cursor, matches, filter, limit)
 
 
-def _matched_in_rows(cursor: Iterable[tuple[str, int]], matches: Any,
-                     filter: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The documents of an ``$in`` query's rows (``(doc, maybe)``): rows selected for a NULL
-    column (``maybe``) always go through the matcher, the others only if ``matches`` is given."""
+def _matched_rows(cursor: Iterable[tuple[str, int]], matches: Any, filter: Mapping[str, Any],
+                  limit: int | None) -> list[dict[str, Any]]:
+    """The documents of a candidate query's rows (``(doc, marked)``), at most ``limit`` (the
+    cursor is read no further): marked rows always go through the matcher, the others only if
+    ``matches`` is given."""
     rows = []
-    for text, maybe in cursor:
+    for text, marked in cursor:
         doc = loads(text)
-        if maybe or matches is not None:
-            if matches is None:  # compiled only once a NULL-column row turns up (rare)
+        if marked or matches is not None:
+            if matches is None:  # compiled only once a marked row turns up (rare)
                 matches = _compiled(filter)[1]
             if not matches(doc):
                 continue
         rows.append(doc)
+        if len(rows) == limit:
+            break
     return rows
 
 
@@ -506,24 +535,23 @@ _SQL: dict[tuple[Any, ...], str] = {}
 def _candidate_query(view: str, conditions: Mapping[str, Any], as_of: int | None) -> tuple[str, list[Any]]:
     """The SQL selecting the documents that satisfy the column ``conditions`` (now, or at seq
     ``as_of``: the current rows written by then and the closed versions valid then), and its
-    parameters. With an :class:`_In`, each table is read twice, for the listed values and for
-    a NULL column, and each row says which (a second result column, 1 for NULL)."""
-    branches = _branches(conditions, as_of)
+    parameters. Each row comes with a flag, 1 if a marked column selected it. Parameter 1 is
+    the array mark if a column that may hold one is asked about."""
+    tables = (False,) if as_of is None else (False, True)
     shape = (view, as_of is None, tuple((f, len(v) if type(v) is _In else v if f == REMOVAL_FIELD else None)
                                         for f, v in conditions.items()))
     sql = _SQL.get(shape)
     if sql is None:
-        flagged = _has_in(conditions)
-        sql = " UNION ALL ".join(_branch_sql(view, conditions, branch, as_of=as_of is not None, flagged=flagged)
-                                 for branch in branches)
+        sql = " UNION ALL ".join(_table_sql(view, conditions, history, as_of=as_of is not None)
+                                 for history in tables)
         if len(_SQL) < 4096:
             _SQL[shape] = sql
-    params: list[Any] = []
-    for history, null in branches:
+    arrays = array_fields(view)
+    params: list[Any] = [ARRAY_MARK] if any(f in arrays for f in conditions if f != REMOVAL_FIELD) else []
+    for history in tables:
         for field, value in conditions.items():
             if type(value) is _In:
-                if not null:
-                    params.extend(value)
+                params.extend(value)
             elif field != REMOVAL_FIELD:
                 params.append(value)
         if as_of is not None:
@@ -531,28 +559,29 @@ def _candidate_query(view: str, conditions: Mapping[str, Any], as_of: int | None
     return sql, params
 
 
-def _branches(conditions: Mapping[str, Any], as_of: int | None) -> list[tuple[bool, bool]]:
-    """``(history table?, NULL branch?)`` of each SELECT of a candidate query, in order."""
-    tables = (False,) if as_of is None else (False, True)
-    nulls = (False, True) if _has_in(conditions) else (False,)
-    return [(history, null) for history in tables for null in nulls]
-
-
-def _branch_sql(view: str, conditions: Mapping[str, Any], branch: tuple[bool, bool], *, as_of: bool,
-                flagged: bool) -> str:
-    """One SELECT of a candidate query: condition parameters in order, then the seq bounds."""
-    history, null = branch
+def _table_sql(view: str, conditions: Mapping[str, Any], history: bool, *, as_of: bool) -> str:
+    """The SELECT of one table: condition parameters in order, then the seq bounds (``?1``,
+    the array mark, comes first in the whole query). A column that may hold an array mark is
+    asked for the mark too, and such rows are flagged."""
+    arrays = array_fields(view)
     where: list[str] = []
+    marked: list[str] = []
     for field, value in conditions.items():
+        maybe = field in arrays
         if field == REMOVAL_FIELD:  # None matches null and missing, as in MongoDB
-            where.append("removed = 0" if value is None else "removed = 1")
-        elif type(value) is _In:
-            column = PUSHDOWN_COLUMNS[field]
-            where.append(f"{column} IS NULL" if null else f"{column} IN ({', '.join('?' * len(value))})")
+            state = 0 if value is None else 1
+            where.append(f"removed IN ({state}, {REMOVED_MAYBE})" if maybe else f"removed = {state}")
+            marked += [f"removed = {REMOVED_MAYBE}"] if maybe else []
+            continue
+        column = PUSHDOWN_COLUMNS[field]
+        asked = ", ".join("?" * len(value)) if type(value) is _In else "?"
+        if maybe:
+            where.append(f"{column} IN ({asked}, ?1)" if asked else f"{column} = ?1")
+            marked.append(f"{column} = ?1")
         else:
-            where.append(f"{PUSHDOWN_COLUMNS[field]} = ?")
+            where.append(f"{column} IN ({asked})" if type(value) is _In else f"{column} = ?")
     if as_of:
         where += ["from_seq <= ?", "to_seq > ?"] if history else ["from_seq <= ?"]
     table = versions_name(view) if history else view
-    flag = f", {int(null)}" if flagged else ""
-    return f'SELECT doc{flag} FROM "{table}"' + (f" WHERE {' AND '.join(where)}" if where else "")
+    return (f'SELECT doc, {" OR ".join(marked) or "0"} FROM "{table}"'
+            + (f" WHERE {' AND '.join(where)}" if where else ""))
