@@ -20,6 +20,7 @@ from datetime import timedelta
 import attrs
 
 from projections.runner import ProjectionRunner
+from signalstore_es._logging import get_logger
 from signalstore_es._version import __version__
 from signalstore_es.api.receipts import CommitReceipt
 from signalstore_es.api.staging import Staging
@@ -36,6 +37,7 @@ from signalstore_es.errors import (
 from signalstore_es.ports.blob_store import BlobStore
 from signalstore_es.ports.storage import Head, SeqTakenError, StorageBackend
 
+log = get_logger(__name__)
 MAX_ATTEMPTS = 1000  # each failed attempt means another commit landed: progress is global
 MAX_UNAVAILABLE = 4  # lost connections tolerated per commit, with exponential backoff
 
@@ -53,6 +55,9 @@ class Committer:
     #: loop). If another writer appended meanwhile, that seq is taken, the append fails with
     #: SeqTakenError and the next attempt reads the real head, as after any lost race.
     known_head: Head | None = None
+    #: set when a commit landed but updating the views failed (the unit of work repairs them
+    #: before its next read)
+    views_behind: ViewsBehindError | None = None
 
     def commit(self, staging: Staging, message: str | None) -> CommitReceipt:
         self._keep_blobs_alive(staging)
@@ -71,8 +76,9 @@ class Committer:
                 continue
             except CommitAlreadyLandedError:
                 return self._landed(self.backend.find_commit(commit_id) or commit)
-            except ViewsBehindError:
-                pass  # durable; the next reader's catch-up repairs the views
+            except ViewsBehindError as err:  # durable: report success, repair before reading
+                self.views_behind = err
+                log.warning("views_behind", commit_id=err.commit_id, seq=err.seq, error=str(err))
             except BackendUnavailableError:
                 unavailable += 1  # retrying under the same commit_id can never duplicate it
                 if unavailable >= MAX_UNAVAILABLE:

@@ -25,7 +25,7 @@ from signalstore_es.api.purge import plan_purge
 from signalstore_es.api.receipts import CommitReceipt
 from signalstore_es.api.time_travel import PointInTime, context_at
 from signalstore_es.domain.query import check_filter
-from signalstore_es.errors import ArgumentTypeError, UnitOfWorkStateError, ValidationError
+from signalstore_es.errors import ArgumentTypeError, UnitOfWorkStateError, ValidationError, ViewsBehindError
 from signalstore_es.ports.blob_store import BlobStore
 from signalstore_es.ports.storage import Head, StorageBackend
 
@@ -50,6 +50,8 @@ class UnitOfWork:
         #: committed domain models as of the base seq, kept across commits (validation asks for
         #: them on every add); see :meth:`commit` for when entries are dropped
         self._models: dict[str, dict[str, Any] | None] = {}
+        #: a commit of this unit of work that landed while updating the views failed
+        self._views_behind: ViewsBehindError | None = None
 
     def __repr__(self) -> str:
         state = "open" if self._context else "closed"
@@ -62,6 +64,7 @@ class UnitOfWork:
         # commit time, and the views read here hold at least the commits up to it
         base = self._backend.head().seq
         self._backend.catch_up(self._runner)  # repairs views left behind by a crashed writer
+        self._views_behind = None
         self._models = {}
         self._open(base)
         self._memory = MemoryRepository(self._memory_store, self.project)
@@ -83,7 +86,23 @@ class UnitOfWork:
         if self._context is None:
             raise UnitOfWorkStateError(
                 f"unit of work for {self.project!r} is not open; use it inside 'with provider(...) as uow:'")
+        if self._views_behind is not None:
+            self._repair_views(self._views_behind)
         return self._context
+
+    def _repair_views(self, behind: ViewsBehindError) -> None:
+        """Catch the views up to a commit of ours whose projection failed (MongoDB appends
+        before projecting), or refuse to go on: reads and checks would miss that commit."""
+        try:
+            self._backend.catch_up(self._runner)
+        except Exception as err:
+            raise ViewsBehindError(
+                f"commit {behind.commit_id} landed at seq {behind.seq}, but the views are still "
+                f"behind it: catching them up failed ({type(err).__name__}: {err}), so reads "
+                "would miss it. Fix the cause (a registered projector's error: the projector) "
+                "and try again; the commit itself is durable.",
+                commit_id=behind.commit_id, seq=behind.seq) from err
+        self._views_behind = None
 
     @property
     def domain_models(self) -> DomainModelRepository:
@@ -128,6 +147,7 @@ class UnitOfWork:
                         self._models.clear()
                     raise
                 extra.update(seq=receipt.seq, commit_id=receipt.commit_id, events=receipt.event_count)
+                self._views_behind = context.committer.views_behind
                 self._forget_changed_models(context, landed_right_after=receipt.seq == base + 1)
                 self._delete_purged_bytes(context)
                 self._open(receipt.seq, known_head=Head(seq=receipt.seq, hash=receipt.hash,

@@ -7,6 +7,7 @@ import pytest
 from projections.protocol import EventContext, Row
 from projections.session_index import SessionIndexProjector
 from signalstore_es.domain.events import Event, RecordAdded, RecordRemoved
+from signalstore_es.errors import ViewsBehindError
 from tests.conftest import spike_times
 
 
@@ -77,3 +78,47 @@ def test_a_user_view_with_lists_in_indexed_fields_matches_them_as_mongodb_does(s
         uow.commit()
         found = sorted(r["name"] for r in uow.find_view("list_valued", filter))
     assert found == expected
+
+
+class FailingProjector:
+    """Raises for one data name until ``fixed`` (a user projector with a bug)."""
+
+    view = "failing"
+    event_types = frozenset({RecordAdded.event_type})
+
+    def __init__(self) -> None:
+        self.fixed = False
+
+    def row_id(self, event: Event, context: EventContext) -> str | None:
+        assert isinstance(event, RecordAdded)
+        return event.key.data_name
+
+    def apply(self, row: Row, event: Event, context: EventContext) -> Row:
+        assert isinstance(event, RecordAdded)
+        if event.key.data_name == "bad" and not self.fixed:
+            raise RuntimeError("projector bug")
+        return {"name": event.key.data_name}
+
+
+def test_a_failing_projector_never_hides_whether_a_commit_landed(store, project, backend_name):
+    """SQLite projects in the commit's transaction: the commit fails and nothing is stored.
+    MongoDB appends first: the commit is durable and says so, and reads refuse to answer from
+    views that miss it until the projector works, then see it."""
+    projector = FailingProjector()
+    store.register_projector(projector)
+    with store(project) as uow:
+        uow.data.add(spike_times("good", session="sA"))
+        uow.commit()
+        uow.data.add(spike_times("bad", seed=1, session="sB"))
+        if backend_name == "sqlite":
+            with pytest.raises(RuntimeError, match="projector bug"):
+                uow.commit()
+            assert [r["data_name"] for r in uow.data.find({})] == ["good"]
+            return
+        landed = uow.commit()
+        with pytest.raises(ViewsBehindError, match=f"seq {landed.seq}.*RuntimeError: projector bug") as raised:
+            uow.data.find({})
+        assert raised.value.seq == landed.seq
+        projector.fixed = True
+        assert sorted(r["data_name"] for r in uow.data.find({})) == ["bad", "good"]
+        assert sorted(r["name"] for r in uow.find_view("failing")) == ["bad", "good"]

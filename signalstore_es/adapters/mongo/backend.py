@@ -69,7 +69,7 @@ from signalstore_es.adapters.mongo.schema import (
 from signalstore_es.adapters.mongo.views import BULK_SIZE, MongoViewWriter, find_rows
 from signalstore_es.domain.commits import GENESIS_HASH, Commit
 from signalstore_es.domain.time import require_aware, utc_now_ms
-from signalstore_es.errors import CommitOutcomeUnknownError, IntegrityError, SignalStoreError, ValidationError
+from signalstore_es.errors import CommitOutcomeUnknownError, IntegrityError, ValidationError
 from signalstore_es.ports.storage import Head, SeqTakenError, SortSpec
 
 Document = dict[str, Any]
@@ -169,11 +169,11 @@ class MongoBackend:
         self._seen = (commit.seq, commit.hash)
         try:
             self._project_through(commit, runner)
-        except SignalStoreError as err:
+        except Exception as err:  # a user projector's bug too: the commit is durable all the same
             raise ViewsBehindError(
                 f"commit {commit.commit_id} landed at seq {commit.seq} and is durable, but "
-                f"updating the views then failed: {err} Do not commit the same changes again; "
-                "the views catch up when the next unit of work opens.",
+                f"updating the views then failed ({type(err).__name__}: {err}). Do not commit the "
+                "same changes again; the views catch up before the next read.",
                 commit_id=commit.commit_id, seq=commit.seq) from err
 
     def _check_predecessor(self, commit: Commit) -> None:
