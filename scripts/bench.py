@@ -209,8 +209,11 @@ def run_rows(args: argparse.Namespace, sizes: Sizes, work: Workspace, profile: P
         from bench_mongo import mongo_rows  # noqa: PLC0415
 
         if want(*MONGO_ROWS, "5", "5a", "6", "7", "11"):
-            rows += mongo_rows(sizes, work, profile, args.mongo_uri)
-        return rows
+            rows += mongo_rows(sizes, work, profile, args.mongo_uri,
+                               batch=want("11", "11.5", "11.5a", "5", "5a"), single=want("11", "11.6", "6"),
+                               find=want("11", "11.7", "7"))
+        return [r for r in rows if wanted is None or "11" in wanted or r.id in wanted
+                or r.id.split(".")[-1] in wanted]
     import bench_arrays  # noqa: PLC0415
     import bench_records  # noqa: PLC0415
 
@@ -220,7 +223,7 @@ def run_rows(args: argparse.Namespace, sizes: Sizes, work: Workspace, profile: P
         rows += bench_arrays.zarr_row(sizes, work, profile)
     target = bench_records.SqliteTarget(work)
     if want("5", "5a", "6"):
-        rows += bench_records.write_rows(target, sizes, profile)
+        rows += bench_records.write_rows(target, sizes, profile, batch=want("5", "5a"), single=want("6"))
     if want("7", "8", "9"):
         rows += bench_records.query_rows(target, sizes, profile, with_rebuild=want("9"))
     if want("10"):

@@ -136,7 +136,9 @@ class MongoTarget:
                 self.client.drop_database(name)
 
 
-def mongo_rows(sizes: Sizes, work: Workspace, profile: Any, uri: str | None) -> list[Any]:
+def mongo_rows(sizes: Sizes, work: Workspace, profile: Any, uri: str | None, *, batch: bool = True,
+               single: bool = True, find: bool = True) -> list[Any]:
+    """Rows 11.5 and 11.5a (``batch``), 11.6 (``single``) and 11.7 (``find``)."""
     from bench_records import query_rows, write_rows  # noqa: PLC0415
 
     sizes = dataclasses.replace(sizes, commits=sizes.mongo_commits, find_records=sizes.mongo_find_records,
@@ -146,8 +148,9 @@ def mongo_rows(sizes: Sizes, work: Workspace, profile: Any, uri: str | None) -> 
         client: MongoClient = MongoClient(server_uri, serverSelectionTimeoutMS=10_000)
         target = MongoTarget(work, client, kind)
         try:
-            rows = write_rows(target, sizes, profile) + query_rows(target, sizes, profile,
-                                                                   with_rebuild=False)
+            rows = write_rows(target, sizes, profile, batch=batch, single=single)
+            if find:
+                rows += query_rows(target, sizes, profile, with_rebuild=False)
             for row in rows:
                 row.extra["server"] = kind
             return rows

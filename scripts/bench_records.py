@@ -164,7 +164,15 @@ class SqliteTarget:
 # ------------------------------------------------------------------------------- rows 5, 6
 
 
-def write_rows(target: Any, sizes: Sizes, profile: ProfileRequest) -> list[Row]:
+def write_rows(target: Any, sizes: Sizes, profile: ProfileRequest, *, batch: bool = True,
+               single: bool = True) -> list[Row]:
+    """Rows 5 and 5a (``batch``) and row 6 (``single``)."""
+    return ((batch_rows(target, sizes, profile) if batch else [])
+            + ([single_commit_row(target, sizes, profile)] if single else []))
+
+
+def batch_rows(target: Any, sizes: Sizes, profile: ProfileRequest) -> list[Row]:
+    """Rows 5 (``add_many``) and 5a (a loop of ``add``): one commit of many records."""
     p = target.prefix
     n = sizes.records
     log(f"rows {p}5, {p}5a: add+commit {n:,} records in one commit with add_many and with a loop of add, "
@@ -205,10 +213,14 @@ def write_rows(target: Any, sizes: Sizes, profile: ProfileRequest) -> list[Row]:
     if p + "5-recorder" in base_t:
         recorder["recorder_only_s"] = median(base_t[p + "5-recorder"])
         recorder["recorder_only_events_per_s"] = n / recorder["recorder_only_s"]
-    rows = [_batch_row(target, row_id, operation, n, store_t, base_t, recorder, sizes.records_reps)
+    return [_batch_row(target, row_id, operation, n, store_t, base_t, recorder, sizes.records_reps)
             for row_id, operation in ((p + "5", "add_many+commit records, one commit"),
                                       (p + "5a", "add loop+commit records, one commit"))]
 
+
+def single_commit_row(target: Any, sizes: Sizes, profile: ProfileRequest) -> Row:
+    """Row 6: many commits of one record each."""
+    p = target.prefix
     c = sizes.commits
     log(f"row {p}6: {c:,} commits of one record, {sizes.commits_reps} repetitions ({target.label})")
 
@@ -229,12 +241,11 @@ def write_rows(target: Any, sizes: Sizes, profile: ProfileRequest) -> list[Row]:
     store_t, base_t = interleaved(sizes.commits_reps, store_single, base_single)
     profile.run(store_single, profile.wants(p + "6"))
     store_s, base_s = median(store_t[p + "6"]), median(base_t[p + "6"])
-    rows.append(Row(p + "6", "commits of one record each", human_count(c, "commits"), store_s, base_s,
-                    [Check("store/baseline throughput", base_s / store_s, ">=", target.single_ratio)],
-                    baseline=target.single_baseline, reps=sizes.commits_reps,
-                    extra={"store_samples_s": store_t, "baseline_samples_s": base_t,
-                           "store_commits_per_s": c / store_s, "baseline_commits_per_s": c / base_s}))
-    return rows
+    return Row(p + "6", "commits of one record each", human_count(c, "commits"), store_s, base_s,
+               [Check("store/baseline throughput", base_s / store_s, ">=", target.single_ratio)],
+               baseline=target.single_baseline, reps=sizes.commits_reps,
+               extra={"store_samples_s": store_t, "baseline_samples_s": base_t,
+                      "store_commits_per_s": c / store_s, "baseline_commits_per_s": c / base_s})
 
 
 def _batch_row(target: Any, row_id: str, operation: str, n: int, store_t: dict[str, list[float]],
