@@ -14,6 +14,7 @@ import attrs
 from projections.protocol import EventContext, Projector
 from signalstore_es._bulk import paused_gc
 from signalstore_es.domain.commits import Commit
+from signalstore_es.errors import ProjectorError
 
 
 @attrs.frozen(order=True)
@@ -95,7 +96,10 @@ def _apply_commit(projector: Projector, commit: Commit, writer: ViewWriter, pref
             context = contexts[index] = EventContext(
                 seq=commit.seq, index=index, commit_id=commit.commit_id, committed_at=commit.committed_at,
                 actor=commit.actor, message=commit.message)
-        row_id = projector.row_id(event, context)  # pure: may be asked before earlier events apply
+        try:
+            row_id = projector.row_id(event, context)  # pure: may be asked before earlier events apply
+        except Exception as err:
+            raise _failed(projector, "row_id", event, context, err) from err
         if row_id is not None:
             work.append((row_id, event, context))
     if prefetch is not None and len(work) > 1:
@@ -105,7 +109,20 @@ def _apply_commit(projector: Projector, commit: Commit, writer: ViewWriter, pref
         row, written_at = read_row(view, row_id)
         if written_at is not None and (written_at.seq, written_at.index) >= (context.seq, context.index):
             continue  # already applied by a runner that died before its checkpoint
-        new_row = apply(row, event, context)
+        try:
+            new_row = apply(row, event, context)
+        except Exception as err:
+            raise _failed(projector, "apply", event, context, err) from err
         if new_row is None and row is None:
             continue
         write_row(view, row_id, new_row, RowPosition(context.seq, context.index))
+
+
+def _failed(projector: Projector, method: str, event: Any, context: EventContext,
+            err: Exception) -> ProjectorError:
+    """The error that names where a projector failed (the projector's own error is its cause)."""
+    return ProjectorError(
+        f"{type(projector).__name__}.{method} for view {projector.view!r} failed on event "
+        f"{context.index} ({event.event_type}) of commit {context.seq}: {type(err).__name__}: {err}. "
+        "The log is intact; fix the projector (its view then catches up from its checkpoint) or "
+        "stop registering it.", view=projector.view, seq=context.seq, index=context.index)

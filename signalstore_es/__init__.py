@@ -21,12 +21,14 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time names load on 
         ConfigurationError,
         IntegrityError,
         NotFoundError,
+        ProjectorError,
         PurgedError,
         ReadOnlyError,
         SignalStoreError,
         StorageError,
         UnitOfWorkStateError,
         ValidationError,
+        ViewsBehindError,
     )
 
 # Public names resolve on first use (PEP 562): importing a submodule such as
@@ -40,8 +42,9 @@ _EXPORTS = {
     "RecordKey": "signalstore_es.domain.keys",
 }
 _ERRORS = ("AlreadyExistsError", "ArgumentTypeError", "BackendUnavailableError", "CommitOutcomeUnknownError",
-           "ConcurrencyError", "ConfigurationError", "IntegrityError", "NotFoundError", "PurgedError",
-           "ReadOnlyError", "SignalStoreError", "StorageError", "UnitOfWorkStateError", "ValidationError")
+           "ConcurrencyError", "ConfigurationError", "IntegrityError", "NotFoundError", "ProjectorError",
+           "PurgedError", "ReadOnlyError", "SignalStoreError", "StorageError", "UnitOfWorkStateError",
+           "ValidationError", "ViewsBehindError")
 
 
 def __getattr__(name: str) -> Any:
@@ -65,6 +68,7 @@ __all__ = [
     "ConfigurationError",
     "IntegrityError",
     "NotFoundError",
+    "ProjectorError",
     "PurgedError",
     "ReadOnlyError",
     "RebuildReport",
@@ -75,5 +79,6 @@ __all__ = [
     "UnitOfWorkProvider",
     "UnitOfWorkStateError",
     "ValidationError",
+    "ViewsBehindError",
     "__version__",
 ]

@@ -107,3 +107,17 @@ class ViewsBehindError(StorageError):
         super().__init__(message)
         self.commit_id = commit_id
         self.seq = seq
+
+
+class ProjectorError(SignalStoreError):
+    """A projector raised while applying an event: names the view, the commit and the event.
+
+    The log is untouched. On the embedded backend the commit being appended fails with it and
+    stores nothing; on MongoDB, where the commit is appended first, it is the cause of a
+    :class:`ViewsBehindError`."""
+
+    def __init__(self, message: str, *, view: str, seq: int, index: int) -> None:
+        super().__init__(message)
+        self.view = view
+        self.seq = seq
+        self.index = index

@@ -7,7 +7,7 @@ import pytest
 from projections.protocol import EventContext, Row
 from projections.session_index import SessionIndexProjector
 from signalstore_es.domain.events import Event, RecordAdded, RecordRemoved
-from signalstore_es.errors import ViewsBehindError
+from signalstore_es import ProjectorError, ViewsBehindError
 from tests.conftest import spike_times
 
 
@@ -111,12 +111,17 @@ def test_a_failing_projector_never_hides_whether_a_commit_landed(store, project,
         uow.commit()
         uow.data.add(spike_times("bad", seed=1, session="sB"))
         if backend_name == "sqlite":
-            with pytest.raises(RuntimeError, match="projector bug"):
+            with pytest.raises(ProjectorError, match=r"FailingProjector.apply for view 'failing' failed on "
+                                                     r"event 0 \(record_added\) of commit 3: RuntimeError: "
+                                                     "projector bug") as failed:
                 uow.commit()
+            assert (failed.value.view, failed.value.seq, failed.value.index) == ("failing", 3, 0)
+            assert isinstance(failed.value.__cause__, RuntimeError)
             assert [r["data_name"] for r in uow.data.find({})] == ["good"]
             return
         landed = uow.commit()
-        with pytest.raises(ViewsBehindError, match=f"seq {landed.seq}.*RuntimeError: projector bug") as raised:
+        with pytest.raises(ViewsBehindError, match=f"seq {landed.seq}.*of commit {landed.seq}: RuntimeError: "
+                                                   "projector bug") as raised:
             uow.data.find({})
         assert raised.value.seq == landed.seq
         projector.fixed = True
