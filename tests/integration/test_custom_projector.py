@@ -6,8 +6,8 @@ import pytest
 
 from projections.protocol import EventContext, Row
 from projections.session_index import SessionIndexProjector
-from signalstore_es.domain.events import Event, RecordAdded, RecordRemoved
 from signalstore_es import ProjectorError, ViewsBehindError
+from signalstore_es.domain.events import Event, RecordAdded, RecordRemoved
 from tests.conftest import spike_times
 
 
