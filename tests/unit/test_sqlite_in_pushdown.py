@@ -43,8 +43,8 @@ def _same_rows(found: list[dict[str, Any]], expected: list[dict[str, Any]]) -> b
 WORD = st.sampled_from(WORDS)
 #: values an indexed field may hold in a user view's row; lists only where ``lists`` allows
 SCALARS = st.one_of(WORD, st.integers(0, 2), st.none())
-LISTY = st.one_of(SCALARS, st.lists(WORD, max_size=3), st.lists(st.lists(WORD, max_size=2), max_size=2))
-REMOVAL = st.sampled_from([None, "yesterday", False, [None], ["yesterday"], [None, "yesterday"], []])
+LISTY = st.one_of(st.lists(WORD, max_size=3), SCALARS, st.lists(st.lists(WORD, max_size=2), max_size=2))
+REMOVAL = st.sampled_from([None, [None], [None, "yesterday"], "yesterday", ["yesterday"], False, []])
 _MISSING = object()
 
 
@@ -80,7 +80,7 @@ def column_filters(draw: Any) -> dict[str, Any]:
     field = draw(st.sampled_from(PUSHDOWN_FIELDS))
     asked = {"$in": draw(st.lists(WORD, min_size=1, max_size=3))} if draw(st.booleans()) else draw(WORD)
     clauses: list[dict[str, Any]] = [{field: asked}]
-    removal = draw(st.sampled_from([None, {"time_of_removal": None}, {"time_of_removal": {"$ne": None}}]))
+    removal = draw(st.sampled_from([{"time_of_removal": None}, {"time_of_removal": {"$ne": None}}, None]))
     if removal is not None:
         clauses.append(removal)
     others = [f for f in PUSHDOWN_FIELDS if f != field]
@@ -99,7 +99,7 @@ def column_filters(draw: Any) -> dict[str, Any]:
     return merged
 
 
-@settings(max_examples=300, deadline=None, database=None)
+@settings(max_examples=500, deadline=None, database=None)
 @given(data=st.data(), history=histories())
 def test_queries_on_indexed_fields_find_what_the_full_matcher_finds_now_and_as_of(data, history):
     listy, commits = history
@@ -126,12 +126,14 @@ def test_queries_on_indexed_fields_find_what_the_full_matcher_finds_now_and_as_o
     {"_key": views._In(["k1", "k2"]), "time_of_removal": None},
     {"schema_ref": "s", "data_name": views._In(["d1", "d2", "d3"])},
 ], ids=["live keys", "names of one schema_ref"])
-def test_an_in_query_searches_the_index_for_its_values_and_the_array_mark(conditions, as_of):
+def test_a_user_view_query_is_index_searches_for_the_values_and_for_the_marks(conditions, as_of):
+    """Per table: the rows as asked, then one branch per column (or ``removed``) that may be
+    marked; every branch is an index search."""
     connection, _ = _connection()
     sql, params = views._candidate_query(VIEW, conditions, as_of)
     plan = [row[-1] for row in connection.execute("EXPLAIN QUERY PLAN " + sql, params)]
     searches = [step for step in plan if step.startswith(("SEARCH", "SCAN"))]
-    assert len(searches) == (1 if as_of is None else 2)  # one per table, every value probed
+    assert len(searches) == (3 if as_of is None else 6)
     assert all(step.startswith("SEARCH") and "USING INDEX" in step for step in searches), plan
 
 
@@ -141,7 +143,20 @@ def test_an_in_on_schema_name_searches_its_partial_index_and_scans_nothing():
     connection, _ = _connection()
     sql, params = views._candidate_query(VIEW, {"schema_name": views._In(["m"]), "time_of_removal": None}, None)
     plan = [row[-1] for row in connection.execute("EXPLAIN QUERY PLAN " + sql, params)]
-    assert plan == ["SEARCH things USING INDEX things_schema_name (schema_name=?)"]
+    searches = [step for step in plan if step.startswith(("SEARCH", "SCAN"))]
+    assert searches == ["SEARCH things USING INDEX things_schema_name (schema_name=?)"] * 3
+
+
+@pytest.mark.parametrize("conditions", [{"_key": "k", "time_of_removal": None},
+                                        {"schema_ref": "s", "data_name": "d", "time_of_removal": None}])
+def test_a_records_lookup_by_key_or_name_is_one_index_search(conditions):
+    """Keys, names and removal times of records are validated scalars: no mark to look for."""
+    connection = sqlite3.connect(":memory:", isolation_level=None)
+    views.SqliteViewWriter(connection).ensure_view("records")
+    sql, params = views._candidate_query("records", conditions, None)
+    plan = [row[-1] for row in connection.execute("EXPLAIN QUERY PLAN " + sql, params)]
+    assert len(plan) == 1
+    assert plan[0].startswith("SEARCH records USING INDEX")
 
 
 def test_the_add_many_lookup_is_answered_by_sql_alone():
@@ -167,6 +182,23 @@ def test_a_time_of_removal_list_matches_none_as_in_mongodb(filter, expected):
     writer.flush()
     found = views.find_rows(connection, VIEW, filter, as_of=None, sort=None, limit=None)
     assert sorted(row["id"] for row in found) == expected
+
+
+@pytest.mark.parametrize("filter", [
+    {"_key": "a", "schema_ref": "s"},
+    {"schema_ref": "s", "data_name": {"$in": ["d", "e"]}, "time_of_removal": None},
+    {"_key": {"$in": ["a"]}, "data_name": "d", "time_of_removal": {"$ne": None}},
+])
+def test_a_row_with_several_list_columns_and_a_removal_list_is_found_by_each(filter):
+    """Every asked column of the row is a list (the first marked one is not the only one), and
+    its removal time is a list holding null and a time, which matches None and ``$ne: None``."""
+    connection, writer = _connection()
+    document = {"_key": ["a", "b"], "schema_ref": ["s"], "data_name": ["d", "x"],
+                "time_of_removal": [None, "t"] if "$ne" not in repr(filter) else ["t"]}
+    writer.write_row(VIEW, "r0", document, RowPosition(1, 0))
+    writer.flush()
+    assert views.find_rows(connection, VIEW, filter, as_of=None, sort=None, limit=None) == [document]
+    assert views.find_rows(connection, VIEW, filter, as_of=1, sort=None, limit=None) == [document]
 
 
 def test_a_list_holding_a_listed_string_matches_as_in_mongodb():

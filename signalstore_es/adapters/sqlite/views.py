@@ -328,7 +328,7 @@ def find_rows(connection: sqlite3.Connection, view: str, filter: Mapping[str, An
 _VIEW_NAMES: set[str] = set()
 _NOT_NONE = "$ne None"  #: time_of_removal's condition for "not None"
 _NO_CONDITION = object()
-_LIVE_BY_KEY: dict[str, str] = {}  #: view -> SQL
+_LIVE_BY_KEY: dict[str, tuple[str, int]] = {}  #: view -> (SQL, number of key parameters)
 
 
 class _In(tuple):  # type: ignore[type-arg]
@@ -340,15 +340,16 @@ class _In(tuple):  # type: ignore[type-arg]
 
 def _live_by_key(connection: sqlite3.Connection, view: str, key: str, limit: int | None,
                  filter: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """``{"_key": key, "time_of_removal": None}`` on the current rows: one index probe (with
-    the array mark among the probed values in a view whose keys may be arrays)."""
-    sql = _LIVE_BY_KEY.get(view)
-    if sql is None:
-        sql, _ = _candidate_query(check_view_name(view), {"_key": key, REMOVAL_FIELD: None}, None)
+    """``{"_key": key, "time_of_removal": None}`` on the current rows: one index probe (and
+    probes for array marks, which find nothing, in a view whose keys may be arrays)."""
+    found = _LIVE_BY_KEY.get(view)
+    if found is None:
+        sql, params = _candidate_query(check_view_name(view), {"_key": key, REMOVAL_FIELD: None}, None)
+        found = (sql, len(params))
         if len(_LIVE_BY_KEY) < 1024:
-            _LIVE_BY_KEY[view] = sql
+            _LIVE_BY_KEY[view] = found
     try:
-        cursor = connection.execute(sql, (ARRAY_MARK, key) if "_key" in array_fields(view) else (key,))
+        cursor = connection.execute(found[0], (key,) * found[1])
     except sqlite3.OperationalError as err:
         if "no such table" in str(err):
             return []
@@ -529,59 +530,87 @@ def _matched_rows(cursor: Iterable[tuple[str, int]], matches: Any, filter: Mappi
     return rows
 
 
-_SQL: dict[tuple[Any, ...], str] = {}
+#: shape of a query -> (SQL, what fills each parameter: a field's value(s), or None for as_of)
+_SQL: dict[tuple[Any, ...], tuple[str, tuple[str | None, ...]]] = {}
+_MARK = "'" + ARRAY_MARK.replace("'", "''") + "'"  #: the array mark as an SQL literal
 
 
 def _candidate_query(view: str, conditions: Mapping[str, Any], as_of: int | None) -> tuple[str, list[Any]]:
     """The SQL selecting the documents that satisfy the column ``conditions`` (now, or at seq
     ``as_of``: the current rows written by then and the closed versions valid then), and its
-    parameters. Each row comes with a flag, 1 if a marked column selected it. Parameter 1 is
-    the array mark if a column that may hold one is asked about."""
-    tables = (False,) if as_of is None else (False, True)
+    parameters. Each row comes with a flag, 1 if a marked column selected it."""
     shape = (view, as_of is None, tuple((f, len(v) if type(v) is _In else v if f == REMOVAL_FIELD else None)
                                         for f, v in conditions.items()))
-    sql = _SQL.get(shape)
-    if sql is None:
-        sql = " UNION ALL ".join(_table_sql(view, conditions, history, as_of=as_of is not None)
-                                 for history in tables)
+    found = _SQL.get(shape)
+    if found is None:
+        found = _query_sql(view, conditions, as_of is not None)
         if len(_SQL) < 4096:
-            _SQL[shape] = sql
-    arrays = array_fields(view)
-    params: list[Any] = [ARRAY_MARK] if any(f in arrays for f in conditions if f != REMOVAL_FIELD) else []
-    for history in tables:
-        for field, value in conditions.items():
-            if type(value) is _In:
-                params.extend(value)
-            elif field != REMOVAL_FIELD:
-                params.append(value)
-        if as_of is not None:
-            params.extend((as_of, as_of) if history else (as_of,))
+            _SQL[shape] = found
+    sql, filled_by = found
+    params: list[Any] = []
+    for field in filled_by:
+        if field is None:
+            params.append(as_of)
+        elif type(value := conditions[field]) is _In:
+            params.extend(value)
+        else:
+            params.append(value)
     return sql, params
 
 
-def _table_sql(view: str, conditions: Mapping[str, Any], history: bool, *, as_of: bool) -> str:
-    """The SELECT of one table: condition parameters in order, then the seq bounds (``?1``,
-    the array mark, comes first in the whole query). A column that may hold an array mark is
-    asked for the mark too, and such rows are flagged."""
+def _query_sql(view: str, conditions: Mapping[str, Any], as_of: bool) -> tuple[str, tuple[str | None, ...]]:
+    """One SELECT per table and branch, joined by UNION ALL: the rows whose columns hold what
+    is asked, then (where a column may be marked) the rows whose first marked asked column is
+    each one in turn, and the rows whose ``removed`` alone is marked. The branches are
+    disjoint, and each is an index probe on its equalities: the marked ones find nothing in a
+    view without arrays, for about the cost of one more probe each."""
     arrays = array_fields(view)
+    columns = [f for f in PUSHDOWN_FIELDS if f in conditions]  # the indexes' column order
+    branches: list[int | None] = [-1, *(i for i, f in enumerate(columns) if f in arrays)]
+    if REMOVAL_FIELD in conditions and REMOVAL_FIELD in arrays:
+        branches.append(None)
+    selects: list[str] = []
+    filled_by: list[str | None] = []
+    for history in (False, True) if as_of else (False,):
+        for branch in branches:
+            where, fields = _branch_where(conditions, columns, arrays, branch)
+            if as_of:
+                where += ["from_seq <= ?", "to_seq > ?"] if history else ["from_seq <= ?"]
+                fields += [None, None] if history else [None]
+            table = versions_name(view) if history else view
+            selects.append(f'SELECT doc, {0 if branch == -1 else 1} FROM "{table}"'
+                           + (f" WHERE {' AND '.join(where)}" if where else ""))
+            filled_by += fields
+    return " UNION ALL ".join(selects), tuple(filled_by)
+
+
+def _branch_where(conditions: Mapping[str, Any], columns: list[str], arrays: frozenset[str],
+                  branch: int | None) -> tuple[list[str], list[str | None]]:
+    """The terms of one branch: -1 all columns as asked; ``i`` columns before ``i`` as asked,
+    column ``i`` marked, later ones as asked or marked; None every column as asked and
+    ``removed`` marked. Returns the terms and, per term with parameters, the field whose
+    value (or ``$in`` values, in order) fill its ``?``."""
     where: list[str] = []
-    marked: list[str] = []
-    for field, value in conditions.items():
-        maybe = field in arrays
-        if field == REMOVAL_FIELD:  # None matches null and missing, as in MongoDB
-            state = 0 if value is None else 1
-            where.append(f"removed IN ({state}, {REMOVED_MAYBE})" if maybe else f"removed = {state}")
-            marked += [f"removed = {REMOVED_MAYBE}"] if maybe else []
+    fields: list[str | None] = []
+    for i, field in enumerate(columns):
+        value, column = conditions[field], PUSHDOWN_COLUMNS[field]
+        asked = len(value) if type(value) is _In else 1
+        if branch is not None and i == branch:
+            where.append(f"{column} = {_MARK}")
             continue
-        column = PUSHDOWN_COLUMNS[field]
-        asked = ", ".join("?" * len(value)) if type(value) is _In else "?"
-        if maybe:
-            where.append(f"{column} IN ({asked}, ?1)" if asked else f"{column} = ?1")
-            marked.append(f"{column} = ?1")
+        if branch is not None and 0 <= branch < i and field in arrays:
+            where.append("(" + " OR ".join([f"{column} = ?"] * asked + [f"{column} = {_MARK}"]) + ")")
+        elif type(value) is _In:
+            where.append(f"{column} IN ({', '.join('?' * asked)})")
         else:
-            where.append(f"{column} IN ({asked})" if type(value) is _In else f"{column} = ?")
-    if as_of:
-        where += ["from_seq <= ?", "to_seq > ?"] if history else ["from_seq <= ?"]
-    table = versions_name(view) if history else view
-    return (f'SELECT doc, {" OR ".join(marked) or "0"} FROM "{table}"'
-            + (f" WHERE {' AND '.join(where)}" if where else ""))
+            where.append(f"{column} = ?")
+        fields.append(field)  # all its values, in order
+    if REMOVAL_FIELD in conditions:  # None matches null and missing, as in MongoDB
+        state = 0 if conditions[REMOVAL_FIELD] is None else 1
+        if branch is None:
+            where.append(f"removed = {REMOVED_MAYBE}")
+        elif branch >= 0 and REMOVAL_FIELD in arrays:
+            where.append(f"(removed = {state} OR removed = {REMOVED_MAYBE})")
+        else:
+            where.append(f"removed = {state}")
+    return where, fields
