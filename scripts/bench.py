@@ -212,8 +212,7 @@ def run_rows(args: argparse.Namespace, sizes: Sizes, work: Workspace, profile: P
             rows += mongo_rows(sizes, work, profile, args.mongo_uri,
                                batch=want("11", "11.5", "11.5a", "5", "5a"), single=want("11", "11.6", "6"),
                                find=want("11", "11.7", "7"))
-        return [r for r in rows if wanted is None or "11" in wanted or r.id in wanted
-                or r.id.split(".")[-1] in wanted]
+        return _selected(rows, wanted)
     import bench_arrays  # noqa: PLC0415
     import bench_records  # noqa: PLC0415
 
@@ -230,7 +229,13 @@ def run_rows(args: argparse.Namespace, sizes: Sizes, work: Workspace, profile: P
         rows += bench_arrays.memory_row(sizes, work, profile)
     order = {row_id: i for i, row_id in enumerate(ALL_ROWS + MONGO_ROWS)}
     rows.sort(key=lambda r: order.get(r.id, len(order)))
-    return [r for r in rows if wanted is None or r.id in wanted or r.id.split(".")[-1] in wanted]
+    return _selected(rows, wanted)
+
+
+def _selected(rows: list[Row], wanted: set[str] | None) -> list[Row]:
+    """The rows asked for: by id, by the id within 11 (``5`` selects 11.5), or all of 11."""
+    return [r for r in rows if wanted is None or r.id in wanted or r.id.split(".")[-1] in wanted
+            or ("11" in wanted and r.id.startswith("11."))]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,9 +24,10 @@ str value; :data:`ARRAY_MARK` for an array; else NULL), and ``removed`` is 1 whe
 document's ``time_of_removal`` is set (not null, not missing), 0 when it is not and
 :data:`REMOVED_MAYBE` when it is an array, so the lookups the API makes on every add, get and
 find never parse JSON. The marks exist because MongoDB's ``{"f": "x"}`` also matches an array
-holding ``"x"`` (and ``{"f": None}`` one holding null), which a column cannot show: a query
-selects the marked rows too and the full matcher decides them, one more index probe that finds
-nothing in the built-in views (their key fields are always str).
+holding ``"x"`` (and ``{"f": None}`` one holding null), which a column cannot show: a query on
+a user view selects the marked rows too (one more index search per column that may be marked)
+and the full matcher decides them. Built-in views hold no marks where their lookups ask (keys,
+names and removal times are validated scalars), so those stay one search.
 
 Both are rowid tables: documents (several hundred bytes) are too large for a ``WITHOUT ROWID``
 table to pay off (SQLite advises it for rows under about a twentieth of a page), and a rowid

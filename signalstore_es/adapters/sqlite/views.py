@@ -29,9 +29,6 @@ from signalstore_es.ports.storage import SortSpec
 RowState = tuple[Optional[dict[str, Any]], Optional[RowPosition]]
 #: a row's plain columns after its position: (removed, key, schema_ref, data_name, schema_name)
 Columns = tuple[int, Optional[str], Optional[str], Optional[str], Optional[str]]
-#: views whose documents come from validated records and models only (finite floats); rows of
-#: other (user) views are checked, so a NaN fails the write as it did with the stdlib encoder
-_VALIDATED_VIEWS = frozenset({"records", "domain_models", "purged_blobs"})
 #: the indexed fields (and ``time_of_removal``) that can hold an array in each built-in view
 #: (a record may have a ``schema_name`` property; keys, names and removal times are validated
 #: scalars); any other view may hold arrays anywhere. Queries look for array marks only where
@@ -39,6 +36,11 @@ _VALIDATED_VIEWS = frozenset({"records", "domain_models", "purged_blobs"})
 _ARRAY_FIELDS = {"records": frozenset({"schema_name"}), "domain_models": frozenset(),
                  "purged_blobs": frozenset()}
 _ANY_FIELD = frozenset({*PUSHDOWN_FIELDS, REMOVAL_FIELD})
+#: views whose documents come from validated records and models only (finite floats): the
+#: built-in ones. Rows of other (user) views are checked, so a NaN fails the write as it did
+#: with the stdlib encoder
+_VALIDATED_VIEWS = frozenset(_ARRAY_FIELDS)
+_ARRAYS = (list, tuple)
 #: rows buffered before the writer sends them to SQLite (one executemany per table)
 FLUSH_ROWS = 20_000
 _IN_BATCH = 500  #: row ids per prefetch query (SQLite allows 32,766 parameters)
@@ -70,16 +72,13 @@ def row_columns(document: Mapping[str, Any]) -> Columns:
             plain_column(get("schema_name")))
 
 
-_ARRAYS = (list, tuple)
-
-
 def plain_column(value: Any) -> str | None:
     """An indexed field's column: the value if it is a str, :data:`ARRAY_MARK` for an array
     (an element may equal what a query asks), else NULL (nothing a pushed-down query asks)."""
     kind = type(value)
     if kind is str:
         return value  # type: ignore[no-any-return]
-    return ARRAY_MARK if kind is list or kind is tuple else None
+    return ARRAY_MARK if kind in _ARRAYS else None
 
 
 assert PUSHDOWN_FIELDS == ("_key", "schema_ref", "data_name", "schema_name"), "update row_columns"
@@ -90,8 +89,11 @@ def array_fields(view: str) -> frozenset[str]:
     return _ARRAY_FIELDS.get(view, _ANY_FIELD)
 
 
-def _check_built_in(view: str, document: Mapping[str, Any]) -> None:
-    """A built-in view's row never holds an array where its queries do not look for one."""
+def _check_built_in(view: str, document: Mapping[str, Any], columns: Columns) -> None:
+    """A built-in view's row never holds an array where its queries do not look for one (the
+    document is only inspected when ``columns``, its :func:`row_columns`, hold a mark)."""
+    if columns[0] != REMOVED_MAYBE and ARRAY_MARK not in columns:
+        return
     fields = _ARRAY_FIELDS[view]
     for field in _ANY_FIELD:
         if field not in fields and type(document.get(field)) in _ARRAYS:
@@ -209,11 +211,12 @@ class SqliteViewWriter:
         if document is None:
             rows[row_id] = (position, None, None)
         else:
+            columns = row_columns(document)
             if view in _VALIDATED_VIEWS:
-                _check_built_in(view, document)
+                _check_built_in(view, document, columns)
             else:
                 _check_storable(view, document)
-            rows[row_id] = (position, dumps(document), row_columns(document))
+            rows[row_id] = (position, dumps(document), columns)
         self._buffered += 1
 
     def checkpoint(self, view: str) -> int:
@@ -309,8 +312,9 @@ def find_rows(connection: sqlite3.Connection, view: str, filter: Mapping[str, An
 
     MongoDB's ``{"f": "x"}`` and ``$in`` also match an array holding ``"x"``, and
     ``{"time_of_removal": None}`` an array holding null, which a column cannot show. Such rows
-    carry a mark in the column (:func:`row_columns`); every query selects the marked rows too
-    and matches them in Python, so results are those of the full matcher for every row.
+    carry a mark in the column (:func:`row_columns`); a query selects the marked rows too
+    wherever the view may hold them (:func:`array_fields`) and matches them in Python, so
+    results are those of the full matcher for every row.
     """
     if as_of is None and not sort and len(filter) == 2 and filter.get(REMOVAL_FIELD, _NO_CONDITION) is None:
         key = filter.get("_key")
@@ -360,18 +364,6 @@ def _live_by_key(connection: sqlite3.Connection, view: str, key: str, limit: int
 def _exact_conditions(filter: Mapping[str, Any]) -> dict[str, Any] | None:
     """The filter as column conditions if SQL (with the marked rows matched in Python) can
     answer it, else None."""
-    conditions: dict[str, Any] = {}
-    for field, value in filter.items():
-        if field == "$and":
-            return _exact_conjunction(filter)
-        value = _column_condition(field, value)
-        if value is None:
-            return None
-        conditions[field] = None if value is _IS_NONE else value
-    return conditions
-
-
-def _exact_conjunction(filter: Mapping[str, Any]) -> dict[str, Any] | None:
     conditions: dict[str, Any] = {}
     return conditions if _collect_exact(filter, conditions) else None
 
