@@ -51,6 +51,7 @@ class Attempt:
     message: str  #: unique commit message, to find (or not find) the attempt in the log
     added: str
     removed: str | None
+    array_content: int | None = None  #: which of the pooled contents the attempt's array has
     stage: str  #: "look", "remove", "add" or "commit": where the attempt ended
     commit_id: str | None = None
     seq: int | None = None
@@ -83,7 +84,7 @@ def run_writer(spec: StoreSpec, project: str, worker: int, commits: int, pool: t
 def _attempt(provider: Any, project: str, worker: int, index: int, pool: tuple[str, ...],
              rng: random.Random) -> Attempt:
     message = f"writer {worker} attempt {index}"
-    plan: dict[str, Any] = {"added": "", "removed": None}
+    plan: dict[str, Any] = {"added": "", "removed": None, "array_content": None}
     stage = "look"
     try:
         with provider(project) as uow:
@@ -94,7 +95,8 @@ def _attempt(provider: Any, project: str, worker: int, index: int, pool: tuple[s
             stage = "add"
             uow.data.add(vocab.session_record(plan["added"], notes=message))
             if has_array(index):
-                uow.data.add(pooled_array(array_name(worker, index), rng.randrange(ARRAY_CONTENTS)))
+                plan["array_content"] = rng.randrange(ARRAY_CONTENTS)
+                uow.data.add(pooled_array(array_name(worker, index), plan["array_content"]))
             stage = "commit"
             receipt = uow.commit(message=message)
         return Attempt(worker=worker, index=index, message=message, **plan, stage=stage,
@@ -112,4 +114,4 @@ def _plan(uow: Any, pool: tuple[str, ...], rng: random.Random) -> dict[str, Any]
                                                          "data_name": {"$in": list(pool)}}))
     removed = rng.choice(live) if live and rng.random() < len(live) / len(pool) else None
     free = sorted(set(pool) - set(live))
-    return {"added": rng.choice(free) if free else removed, "removed": removed}
+    return {"added": rng.choice(free) if free else removed, "removed": removed, "array_content": None}
