@@ -40,6 +40,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import attrs
 import orjson
 
 from projections.protocol import EventContext
@@ -196,6 +197,20 @@ class BulkAdds:
         self._db = db
         self.runner = without_adds(runner)
         self._wanted, self._blob_adds_only = _decoded_types(self.runner)
+        #: the log's events: the adds :meth:`insert_rows` inserted plus the others :meth:`decode` saw
+        self.events = 0
+
+    @property
+    def sparse(self) -> Sparse | None:
+        """The events the runner's replay must read (None: all). Most of a log is adds without a
+        blob, which no projector of the runner needs; leaving them to SQLite's scan spares
+        building a million Python rows only to skip them."""
+        if RECORD_ADDED not in self._wanted:
+            return Sparse("event_type != ?", (RECORD_ADDED,), SKIPPED)
+        if self._blob_adds_only:
+            return Sparse(f"event_type != ? OR substr(body, -{len(BLOBLESS_SUFFIX)}) != ?",
+                          (RECORD_ADDED, BLOBLESS_SUFFIX), SKIPPED)
+        return None
 
     def insert_rows(self, path: str) -> None:
         rest = self._db.execute(  # the add after the first chunk, if any
@@ -204,18 +219,34 @@ class BulkAdds:
         worker = _start_worker(path, rest) if rest is not None and (os.cpu_count() or 1) > 1 else None
         try:  # the worker starts up while the first chunk is made here
             rows, after = spliced_chunk(self._db, FIRST_POSITION)
-            self._db.executemany(INSERT, rows)
+            self._insert(rows)
             for rows in _worker_chunks(worker) if worker is not None else _chunks_here(self._db, after):
-                self._db.executemany(INSERT, rows)
+                self._insert(rows)
         finally:
             if worker is not None:
                 _stop(worker)
 
+    def _insert(self, rows: list[TableRow]) -> None:
+        self._db.executemany(INSERT, rows)
+        self.events += len(rows)
+
     def decode(self, seq: int, index: int, event_type: str, body: str, committed_at: int) -> Any:
+        if event_type != RECORD_ADDED:
+            self.events += 1
         if event_type not in self._wanted or (
                 event_type == RECORD_ADDED and self._blob_adds_only and body.endswith(BLOBLESS_SUFFIX)):
             return SKIPPED
         return event_from_json(body)
+
+
+@attrs.frozen
+class Sparse:
+    """Which events a replay reads: an SQL condition on the ``events`` table and its
+    parameters; each event left out stands in the commit as ``filler``, so that indexes stay."""
+
+    where: str
+    params: tuple[Any, ...]
+    filler: Any
 
 
 #: rows spliced per chunk (about 10 MB of text)
@@ -227,9 +258,11 @@ Position = tuple[int, int]
 Chunk = tuple[list[TableRow], Position | None]
 
 
-def spliced_chunk(db: sqlite3.Connection, start: Position, limit: int = CHUNK) -> Chunk:
-    """The rows of up to ``limit`` ``RecordAdded`` events at or after log position ``start``,
-    and the position to continue from (None: the log has no more)."""
+def spliced_chunk(db: sqlite3.Connection, start: Position, limit: int | None = None) -> Chunk:
+    """The rows of up to ``limit`` (default :data:`CHUNK`, read at each call) ``RecordAdded``
+    events at or after log position ``start``, and the position to continue from (None: the
+    log has no more)."""
+    limit = CHUNK if limit is None else limit
     found = db.execute(
         "SELECT e.seq, e.idx, c.committed_at, e.body FROM events AS e JOIN commits AS c ON c.seq = e.seq "
         "WHERE (e.seq, e.idx) >= (?, ?) AND e.event_type = ? ORDER BY e.seq, e.idx LIMIT ?",
