@@ -194,3 +194,19 @@ def test_a_failing_worker_fails_the_rebuild_and_leaves_the_views_as_they_were(
         assert tables(backend) == before
     finally:
         backend.close()
+
+
+def test_a_worker_that_stops_in_the_middle_of_a_chunk_fails_the_rebuild(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A frame shorter than its header says is an error even if the worker exits with 0."""
+    monkeypatch.setattr(added_rows, "CHUNK", 4)
+    monkeypatch.setattr(added_rows.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(added_rows, "_WORKER", "import sys; sys.stdout.buffer.write(bytes([100]) + bytes(7) + b'abc')")
+    backend = built(tmp_path / "cut.sqlite3", many_adds(3), BUILTIN_PROJECTORS)
+    try:
+        before = tables(backend)
+        with pytest.raises(StorageError, match="stopped in the middle of a chunk"):
+            backend.rebuild(ProjectionRunner(BUILTIN_PROJECTORS))
+        assert tables(backend) == before
+    finally:
+        backend.close()
