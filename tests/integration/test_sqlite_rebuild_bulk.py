@@ -180,32 +180,31 @@ def test_a_log_larger_than_one_chunk_is_spliced_in_chunks(tmp_path: Path, monkey
 _real_start = added_rows._start_worker
 
 
+#: how a worker fails -> (the program it runs instead of the real one, or None for the real one
+#: on a missing log; what the rebuild's error says). A frame shorter than its header says is an
+#: error even if the worker exits with 0.
+WORKER_FAILURES = {
+    "cannot-open-the-log": (None, "worker process failed"),
+    "stops-mid-chunk": ("import sys; sys.stdout.buffer.write(bytes([100]) + bytes(7) + b'abc')",
+                        "stopped in the middle of a chunk"),
+}
+
+
+@pytest.mark.parametrize("failure", sorted(WORKER_FAILURES))
 def test_a_failing_worker_fails_the_rebuild_and_leaves_the_views_as_they_were(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: str) -> None:
+    program, message = WORKER_FAILURES[failure]
     monkeypatch.setattr(added_rows, "CHUNK", 4)
     monkeypatch.setattr(added_rows.os, "cpu_count", lambda: 2)
     backend = built(tmp_path / "fail.sqlite3", many_adds(3), BUILTIN_PROJECTORS)
-    monkeypatch.setattr(added_rows, "_start_worker",
-                        lambda path, start: _real_start(str(tmp_path / "no-such.sqlite3"), start))
+    if program is None:
+        monkeypatch.setattr(added_rows, "_start_worker",
+                            lambda path, start: _real_start(str(tmp_path / "no-such.sqlite3"), start))
+    else:
+        monkeypatch.setattr(added_rows, "_WORKER", program)
     try:
         before = tables(backend)
-        with pytest.raises(StorageError, match="worker process failed"):
-            backend.rebuild(ProjectionRunner(BUILTIN_PROJECTORS))
-        assert tables(backend) == before
-    finally:
-        backend.close()
-
-
-def test_a_worker_that_stops_in_the_middle_of_a_chunk_fails_the_rebuild(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A frame shorter than its header says is an error even if the worker exits with 0."""
-    monkeypatch.setattr(added_rows, "CHUNK", 4)
-    monkeypatch.setattr(added_rows.os, "cpu_count", lambda: 2)
-    monkeypatch.setattr(added_rows, "_WORKER", "import sys; sys.stdout.buffer.write(bytes([100]) + bytes(7) + b'abc')")
-    backend = built(tmp_path / "cut.sqlite3", many_adds(3), BUILTIN_PROJECTORS)
-    try:
-        before = tables(backend)
-        with pytest.raises(StorageError, match="stopped in the middle of a chunk"):
+        with pytest.raises(StorageError, match=message):
             backend.rebuild(ProjectionRunner(BUILTIN_PROJECTORS))
         assert tables(backend) == before
     finally:
