@@ -9,6 +9,7 @@ import sqlite3
 import pytest
 
 from signalstore_es import UnitOfWorkProvider
+from signalstore_es.adapters.sqlite import backend as backend_module
 from signalstore_es.adapters.sqlite import views
 from signalstore_es.adapters.sqlite.schema import LAYOUT_VERSION
 from signalstore_es.domain.query import check_embedded_filter, compile_filter
@@ -215,3 +216,25 @@ def test_a_layout_3_store_rewrites_the_columns_of_a_user_view_holding_lists_when
         assert version == LAYOUT_VERSION
     finally:
         reopened.close()
+
+
+def test_the_wal_a_rebuild_grew_is_cut_back_to_its_limit_by_the_next_commit(tmp_path, monkeypatch):
+    """A rebuild rewrites every view through the WAL; without a size limit the file would keep
+    that size for as long as the store is open."""
+    monkeypatch.setattr(backend_module, "WAL_SIZE_LIMIT_BYTES", 256 * 1024)
+    provider = UnitOfWorkProvider.embedded(tmp_path, actor="t")
+    wal = tmp_path / PROJECT / "events.sqlite3-wal"
+    try:
+        with provider(PROJECT) as uow:
+            for model in vocab.all_models():
+                uow.domain_models.add(model)
+            uow.data.add_many([vocab.session_record(f"s{i}", animal=f"Animal{i % 7}") for i in range(4000)])
+            uow.commit()
+        provider.rebuild(PROJECT)
+        after_rebuild = wal.stat().st_size
+        with provider(PROJECT) as uow:
+            uow.data.add(vocab.session_record("one-more", animal="Animal1"))
+            uow.commit()
+        assert (after_rebuild > 256 * 1024, wal.stat().st_size <= 256 * 1024) == (True, True)
+    finally:
+        provider.close()

@@ -45,6 +45,10 @@ _SYNC_MODES = {"full": "FULL", "normal": "NORMAL"}
 _PAGE = 500  #: commits per header query of read_commits
 #: page cache of a rebuild, in KiB (SQLite's default is 2 MiB): index builds sort in memory
 REBUILD_CACHE_KIB = 131_072
+#: the size the WAL file is cut back to once SQLite starts it over: a rebuild grows it by the
+#: size of the views (650 MB for 1M records), and without a limit the file keeps that size for
+#: as long as a connection is open; everyday commits stay far below it
+WAL_SIZE_LIMIT_BYTES = 64 * 2**20
 
 
 class SqliteBackend:
@@ -78,6 +82,7 @@ class SqliteBackend:
             # anyway, so zeroing protects nothing; it made a rebuild's DROP of the old views
             # write the whole of them to the WAL once more (6 of 28 s for 1M events).
             db.execute("PRAGMA secure_delete=OFF")
+            db.execute(f"PRAGMA journal_size_limit={int(WAL_SIZE_LIMIT_BYTES)}")
             with _translated(path, "creating the log tables"):
                 db.execute("BEGIN IMMEDIATE")
                 try:
