@@ -31,8 +31,8 @@ byte, on random logs.
 
 from __future__ import annotations
 
-import os
 import marshal
+import os
 import sqlite3
 import struct
 import subprocess
@@ -232,12 +232,11 @@ class BulkAdds:
         self.events += len(rows)
 
     def decode(self, seq: int, index: int, event_type: str, body: str, committed_at: int) -> Any:
+        """An event :attr:`sparse` let through: decoded if some projector of the runner wants
+        its type (the adds it lets through are wanted ones)."""
         if event_type != RECORD_ADDED:
             self.events += 1
-        if event_type not in self._wanted or (
-                event_type == RECORD_ADDED and self._blob_adds_only and body.endswith(BLOBLESS_SUFFIX)):
-            return SKIPPED
-        return event_from_json(body)
+        return event_from_json(body) if event_type in self._wanted else SKIPPED
 
 
 @attrs.frozen
@@ -302,17 +301,21 @@ _WORKER = f"import sys; from {__name__} import splice_to_stdout; splice_to_stdou
 
 def _worker_chunks(worker: subprocess.Popen[bytes]) -> Iterator[list[TableRow]]:
     assert worker.stdout is not None
-    assert worker.stderr is not None
     while (header := worker.stdout.read(_FRAME.size)):
         size = _FRAME.unpack(header)[0] if len(header) == _FRAME.size else -1
         frame = worker.stdout.read(size) if size >= 0 else b""
         if len(frame) != size:
             worker.wait()
-            raise StorageError("the rebuild's worker process stopped in the middle of a chunk: "
-                               f"{worker.stderr.read().decode(errors='replace')}")
+            raise StorageError(f"the rebuild's worker process stopped in the middle of a chunk: {_errors(worker)}")
         yield marshal.loads(frame)
     if worker.wait() != 0:
-        raise StorageError(f"the rebuild's worker process failed: {worker.stderr.read().decode(errors='replace')}")
+        raise StorageError(f"the rebuild's worker process failed: {_errors(worker)}")
+
+
+def _errors(worker: subprocess.Popen[bytes]) -> str:
+    """What an exited worker wrote to stderr."""
+    assert worker.stderr is not None
+    return worker.stderr.read().decode(errors="replace")
 
 
 def _stop(worker: subprocess.Popen[bytes]) -> None:
